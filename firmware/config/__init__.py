@@ -1,0 +1,1 @@
+"""Press configuration: typed model and the TOML loader that validates it."""

@@ -1,0 +1,179 @@
+"""The press configuration as typed, frozen objects: parsed and bounds-checked once, at load.
+
+Units are in the names. Pins are BCM GPIO numbers. Outputs are safe when de-energised unless
+`safe_energised` says otherwise (a normally-closed dump valve, say).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    """One heated platen (or a monitored sample thermocouple when `ssr_pin` is None)."""
+
+    name: str
+    tc_cs_pin: int
+    ssr_pin: int | None
+    heater_w: float
+    max_temp_c: float
+    ssr_active_high: bool = True
+    ssr_window_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class TransducerConfig:
+    """Line-pressure transducer on an ADS1115 channel."""
+
+    i2c_bus: int = 1
+    address: int = 0x48
+    channel: int = 0
+    fsr_v: float = 4.096  # PGA full-scale range: 6.144, 4.096, 2.048, 1.024, 0.512, 0.256
+    data_rate_sps: int = 860
+    kind: Literal["ratiometric", "current"] = "ratiometric"
+    range_mpa: float = 70.0  # pressure at full span (4.5 V or 20 mA)
+    supply_channel: int | None = 1  # ratiometric: ADC channel measuring the 5 V supply
+    supply_v: float = 5.0  # nominal supply when no supply channel is wired
+    shunt_ohm: float = 150.0  # current: shunt resistor
+    zero_offset_mpa: float = 0.0  # calibration: subtracted after scaling
+    span_factor: float = 1.0  # calibration: multiplied after offset
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """A digital output (pump, valve) with its electrical polarity and safe state."""
+
+    pin: int
+    active_high: bool = True
+    safe_energised: bool = False  # the state every path to safety drives it to
+    normally_open: bool = False  # valves: open when de-energised (a dump/release valve)
+
+
+@dataclass(frozen=True)
+class PwmOutputConfig:
+    """A PWM output (proportional relief valve): duty 0..1 sets the line-pressure cap."""
+
+    pin: int
+    frequency_hz: float = 200.0
+    active_high: bool = True
+    max_pressure_mpa: float = 70.0  # line pressure at full duty
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """A digital input; `active_low` means the asserted (e-stop pressed / guard open) level is low."""
+
+    pin: int
+    active_low: bool = True
+    pull_up: bool = True
+
+
+@dataclass(frozen=True)
+class HydraulicsConfig:
+    """Pump and valves of the reference circuit (see reference/plant.md)."""
+
+    pump: OutputConfig
+    advance_valve: OutputConfig  # fast path, full flow
+    release_valve: OutputConfig  # to tank through a needle orifice; normally open
+    press_valve: OutputConfig | None = None  # slow metered path
+    proportional_valve: PwmOutputConfig | None = None
+
+
+@dataclass(frozen=True)
+class RamPositionConfig:
+    """Optional linear position sensor on an ADS1115 channel (0..fsr volts over 0..range_mm)."""
+
+    channel: int = 2
+    range_mm: float = 50.0
+    full_scale_v: float = 3.3
+
+
+@dataclass(frozen=True)
+class InputsConfig:
+    estop: InputConfig
+    guard: InputConfig | None = None
+    ram_position: RamPositionConfig | None = None
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_temp_c: float = 300.0
+    max_line_pressure_mpa: float = 70.0
+    max_force_kn: float = 200.0
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    tick_hz: float = 10.0
+    tc_period_s: float = 0.25  # MAX31855 converts in ~100 ms; never poll faster than that
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Parameters of the simulated press; defaults are reference/plant.md's steel platen press."""
+
+    ambient_c: float = 25.0
+    platen_material: Literal["steel", "aluminium"] = "steel"
+    platen_heat_capacity_j_per_k: float = 4600.0
+    heater_heat_capacity_j_per_k: float = 300.0
+    heater_to_platen_k_per_w: float = 0.025
+    ua_w_per_k: float = 2.5
+    conduction_lag_s: float = 12.0
+    tc_tau_s: float = 3.0
+    die_coupling_w_per_k: float = 100.0  # platen to platen through the die when closed
+    oil_volume_m3: float = 115e-6
+    bulk_modulus_pa: float = 1.0e9
+    frame_stiffness_n_per_m: float = 100e6
+    sample_stiffness_n_per_m: float = 50e6
+    pump_flow_m3_per_s: float = 0.8e-3 / 60
+    press_valve_flow_fraction: float = 0.05
+    leak_mpa_per_min_at_50: float = 0.2
+    relief_crack_mpa: float = 70.0
+    release_orifice_m3_per_s_per_sqrt_pa: float = 2.0e-9
+    valve_on_delay_s: float = 0.03
+    valve_off_delay_s: float = 0.02
+    pump_rundown_s: float = 0.2
+    ram_gap_mm: float = 5.0  # travel before the platens close on the die
+    tc_noise_c_rms: float = 0.1
+    tc_sporadic_fault_rate: float = 1e-4  # fault frames per read
+    transducer_noise_frac_rms: float = 0.0005
+    seed: int = 1
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    kind: Literal["real", "sim"] = "sim"
+    spi_bus: int = 0  # real: SPI bus number
+    sim: SimConfig = field(default_factory=SimConfig)
+
+
+@dataclass(frozen=True)
+class PressConfig:
+    """A whole press: what `hotpressd` loads from one TOML file."""
+
+    id: str
+    zones: tuple[ZoneConfig, ...]
+    transducer: TransducerConfig
+    ram_bore_mm: float
+    hydraulics: HydraulicsConfig
+    inputs: InputsConfig
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    sample_tc_cs_pin: int | None = None  # optional thermocouple at the sample, monitored only
+    journal_dir: str = "/var/lib/hotpress"
+
+    @property
+    def ram_area_m2(self) -> float:
+        """Piston area from the bore: force = line pressure * this."""
+        return math.pi * (self.ram_bore_mm / 1000.0) ** 2 / 4.0
+
+    def zone(self, name: str) -> ZoneConfig:
+        """The zone called `name` (KeyError naming the known zones otherwise)."""
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(f"no zone {name!r}; zones are {[z.name for z in self.zones]}")

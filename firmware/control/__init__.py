@@ -1,0 +1,1 @@
+"""control layer of the hotpress daemon."""

@@ -1,0 +1,1 @@
+"""hal layer of the hotpress daemon."""

@@ -1,0 +1,1 @@
+"""link layer of the hotpress daemon."""

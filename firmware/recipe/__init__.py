@@ -1,0 +1,1 @@
+"""recipe layer of the hotpress daemon."""

@@ -1,0 +1,1 @@
+"""safety layer of the hotpress daemon."""

@@ -1,0 +1,1 @@
+"""hotpress host: the operator's tools (CLI, run records, plots) that talk to presses."""
