@@ -1,0 +1,105 @@
+"""All the sensors and outputs of one press behind two calls: `read()` and `apply()`.
+
+Each sensor is read at its own rate: thermocouples no faster than the MAX31855 converts (the last
+reading is reused between polls, its own timestamp showing its age), pressure and switches every
+tick. Nothing here raises into the loop: every result is a reading or a `SensorFault`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from firmware.clock import Clock
+from firmware.config.model import PressConfig
+from firmware.hal.ads1115 import ADS1115
+from firmware.hal.backend import Backend
+from firmware.hal.inputs import SwitchInput
+from firmware.hal.outputs import OutputCommands, PressOutputs
+from firmware.hal.thermocouple import Thermocouple
+from firmware.hal.transducer import PositionResult, PressureTransducer, RamPositionSensor
+from firmware.hal.types import PressureResult, TempResult
+
+POSITION_FSR_V = 4.096  # ram position potentiometer span (<= 3.3 V) fits the 4.096 V range
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Everything the loop knows about the press at one tick."""
+
+    time_s: float
+    temps: dict[str, TempResult]  # by zone name, plus "sample" when fitted
+    pressure: PressureResult
+    estop: bool
+    guard_open: bool
+    position: PositionResult | None = None
+    fresh_temps: frozenset[str] = field(default_factory=frozenset)  # zones read this tick
+
+
+class PressIO:
+    """Sensors in, outputs out, for one press; the only object the loop touches hardware through."""
+
+    def __init__(self, cfg: PressConfig, backend: Backend, clock: Clock) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.backend = backend
+        # Outputs first: whatever else fails to open, the heaters and pump are already safe.
+        self.outputs = PressOutputs(cfg, backend.pin_factory)
+        try:
+            self.thermocouples = {
+                z.name: Thermocouple(backend.spi, backend.chip_select(z.tc_cs_pin), clock, z.name)
+                for z in cfg.zones
+            }
+            if cfg.sample_tc_cs_pin is not None:
+                self.thermocouples["sample"] = Thermocouple(
+                    backend.spi, backend.chip_select(cfg.sample_tc_cs_pin), clock, "sample")
+            self.adc = ADS1115(backend.i2c, cfg.transducer.address, clock)
+            self.transducer = PressureTransducer(self.adc, cfg.transducer, clock)
+            pos = cfg.inputs.ram_position
+            self.position = (RamPositionSensor(self.adc, pos, POSITION_FSR_V,
+                                               cfg.transducer.data_rate_sps, clock)
+                             if pos is not None else None)
+            self.estop = SwitchInput("estop", cfg.inputs.estop, backend.pin_factory)
+            self.guard = (SwitchInput("guard", cfg.inputs.guard, backend.pin_factory)
+                          if cfg.inputs.guard is not None else None)
+        except Exception:
+            self.outputs.close()
+            raise
+        self._temps: dict[str, TempResult] = {}
+        self._next_tc_s = float("-inf")
+
+    def read(self) -> Sample:
+        """Read what is due now; reuse the last thermocouple results between their polls."""
+        now_s = self.clock.now()
+        fresh: frozenset[str] = frozenset()
+        if now_s >= self._next_tc_s:
+            self._temps = {name: tc.read() for name, tc in self.thermocouples.items()}
+            fresh = frozenset(self._temps)
+            # Keep to the grid, but never poll again sooner than one period (the conversion time).
+            period_s = self.cfg.loop.tc_period_s
+            self._next_tc_s += period_s
+            if self._next_tc_s <= now_s:
+                self._next_tc_s = now_s + period_s
+        pressure = self.transducer.read()
+        position = self.position.read() if self.position is not None else None
+        return Sample(
+            time_s=now_s, temps=dict(self._temps), pressure=pressure,
+            estop=self.estop.asserted,
+            guard_open=self.guard.asserted if self.guard is not None else False,
+            position=position, fresh_temps=fresh,
+        )
+
+    def apply(self, cmd: OutputCommands) -> None:
+        """Set the outputs for this tick (states only: nothing here waits)."""
+        self.outputs.apply(cmd)
+
+    def safe(self) -> None:
+        """Every output to its safe state now."""
+        self.outputs.all_safe()
+
+    def close(self) -> None:
+        """Safe state, then release pins and buses."""
+        self.outputs.close()
+        for dev in (self.estop, self.guard):
+            if dev is not None:
+                dev.close()
+        self.backend.close()

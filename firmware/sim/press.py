@@ -1,0 +1,231 @@
+"""The simulated press: plant physics behind emulated SPI, I2C and GPIO, as one backend.
+
+The daemon gets from this object exactly what it gets from a Pi (an SPI bus with chip selects, an
+smbus2-like I2C bus, a gpiozero pin factory) and runs unchanged on top. The plant is integrated
+lazily: whenever a bus is read or a pin changes, the physics is first brought up to `clock.now()`
+with the outputs as they were, so switching instants are exact without a simulation thread.
+"""
+
+from __future__ import annotations
+
+import random
+
+from firmware.clock import Clock
+from firmware.config.model import OutputConfig, PressConfig
+from firmware.sim.faults import SimFault
+from firmware.sim.hydraulics import HydraulicPlant
+from firmware.sim.i2c_ads1115 import SimADS1115, SimI2CBus
+from firmware.sim.pins import SimPinFactory
+from firmware.sim.spi_max31855 import SimMax31855, SimSPIBus, TcFault
+from firmware.sim.thermal import ThermalPlant
+
+BOARD_WARMUP_C = 4.0  # the MAX31855's die sits above ambient on a powered board
+BOARD_PICKUP_PER_C = 0.01  # and warms a little as the platens radiate at it
+SUPPLY_V = 5.0  # transducer supply, as measured on the ADC's supply channel
+SUPPLY_DIVIDER = 0.5  # the supply reaches the ADC through a 2:1 divider to stay inside its FSR
+TC_FAULTS = {
+    SimFault.TC_OPEN: TcFault.OPEN,
+    SimFault.TC_SHORT_GND: TcFault.SHORT_GND,
+    SimFault.TC_SHORT_VCC: TcFault.SHORT_VCC,
+    SimFault.TC_FROZEN: TcFault.FROZEN,
+}
+
+
+class SimPress:
+    """A whole press in software, built from the same `PressConfig` a real one uses."""
+
+    def __init__(self, cfg: PressConfig, clock: Clock) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        sim = cfg.backend.sim
+        self._rng = random.Random(sim.seed)
+        heated = [(z.name, z.heater_w) for z in cfg.zones if z.ssr_pin is not None]
+        self.thermal = ThermalPlant(sim, heated)
+        self.hydraulics = HydraulicPlant(sim, cfg.ram_area_m2)
+        self._t_s = clock.now()
+        self._welded: set[str] = set()
+        self._estop = False
+        self._guard_open = False
+        self._wiring_fault = False
+        self.pin_factory = SimPinFactory()
+        self.pin_factory.before = self._before_pin_change
+        self.pin_factory.after = self._after_pin_change
+        self.pin_factory.on_read = self._before_pin_read
+        self.spi = SimSPIBus()
+        self.chips: dict[str, SimMax31855] = {}
+        self._cs_by_pin: dict[int, object] = {}
+        for z in cfg.zones:
+            self._add_chip(z.name, z.tc_cs_pin)
+        if cfg.sample_tc_cs_pin is not None:
+            self._add_chip("sample", cfg.sample_tc_cs_pin)
+        self.adc = SimADS1115(clock, self._adc_input, vdd_v=SUPPLY_V, rng=self._rng)
+        self.i2c = SimI2CBus()
+        self.i2c.attach(cfg.transducer.address, self.adc)
+
+    # ---- backend surface -------------------------------------------------------------------
+    def chip_select(self, pin: int) -> object:
+        """The chip select of the emulated MAX31855 wired to BCM `pin`."""
+        try:
+            return self._cs_by_pin[pin]
+        except KeyError:
+            raise ValueError(f"no simulated MAX31855 on chip-select GPIO{pin}") from None
+
+    def close(self) -> None:
+        self.pin_factory.before = self.pin_factory.after = self.pin_factory.on_read = None
+
+    # ---- physics ---------------------------------------------------------------------------
+    def advance(self) -> None:
+        """Bring the plant up to the clock, with the outputs as they were since the last call."""
+        now_s = self.clock.now()
+        dt_s = now_s - self._t_s
+        if dt_s <= 0:
+            return
+        self.thermal.step(dt_s, self._heater_levels())
+        self.hydraulics.advance_to(now_s, self.thermal.sample_temp_c())
+        self.thermal.set_closed(self.hydraulics.in_contact)
+        self._t_s = now_s
+
+    def _heater_levels(self) -> dict[str, float]:
+        levels = {}
+        for z in self.cfg.zones:
+            if z.ssr_pin is None:
+                continue
+            on = self.pin_factory.level(z.ssr_pin) == (1.0 if z.ssr_active_high else 0.0)
+            levels[z.name] = 1.0 if (on or z.name in self._welded) else 0.0
+        return levels
+
+    def _energised(self, out: OutputConfig | None) -> bool:
+        if out is None:
+            return False
+        return self.pin_factory.level(out.pin) == (1.0 if out.active_high else 0.0)
+
+    def _valve_open(self, out: OutputConfig | None) -> bool:
+        return out is not None and self._energised(out) != out.normally_open
+
+    def _send_commands(self) -> None:
+        hyd = self.cfg.hydraulics
+        prop = None
+        if hyd.proportional_valve is not None:
+            prop = self.pin_factory.level(hyd.proportional_valve.pin)
+        self.hydraulics.command(
+            self._t_s, pump=self._energised(hyd.pump), advance=self._valve_open(hyd.advance_valve),
+            press=self._valve_open(hyd.press_valve),
+            release_energised=not self._valve_open(hyd.release_valve), prop_duty=prop)
+
+    def _before_pin_change(self, _pin: int) -> None:
+        self.advance()
+
+    def _after_pin_change(self, _pin: int) -> None:
+        self._send_commands()
+
+    def _before_pin_read(self, _pin: int) -> None:
+        self.advance()
+        self._drive_inputs()
+
+    def _drive_inputs(self) -> None:
+        for cfg, asserted in ((self.cfg.inputs.estop, self._estop),
+                              (self.cfg.inputs.guard, self._guard_open)):
+            if cfg is None:
+                continue
+            pin = self.pin_factory.pins_by_number().get(cfg.pin)
+            if pin is None or pin.function != "input":
+                continue
+            high = asserted != cfg.active_low
+            if bool(pin._state) != high:
+                pin.drive_high() if high else pin.drive_low()
+
+    # ---- sensors ---------------------------------------------------------------------------
+    def _add_chip(self, name: str, cs_pin: int) -> None:
+        sim = self.cfg.backend.sim
+        if name == "sample":
+            def hot() -> float:
+                self.advance()
+                return self.thermal.sample_temp_c()
+        else:
+            def hot(zone: str = name) -> float:
+                self.advance()
+                return self.thermal.probe_temp_c(zone)
+        chip = SimMax31855(self.clock, hot, self._cold_junction_c, self._rng,
+                           noise_c_rms=sim.tc_noise_c_rms,
+                           sporadic_fault_rate=sim.tc_sporadic_fault_rate)
+        self.chips[name] = chip
+        self._cs_by_pin[cs_pin] = self.spi.chip_select(chip)
+
+    def _cold_junction_c(self) -> float:
+        sim = self.cfg.backend.sim
+        hottest_c = max((self.thermal.platen_temp_c(n) for n in self.thermal.zone_names),
+                        default=sim.ambient_c)
+        return sim.ambient_c + BOARD_WARMUP_C + BOARD_PICKUP_PER_C * (hottest_c - sim.ambient_c)
+
+    def _adc_input(self, channel: int) -> float:
+        self.advance()
+        t = self.cfg.transducer
+        if channel == t.channel:
+            return self._transducer_signal_v()
+        if channel == t.supply_channel:
+            return SUPPLY_V * SUPPLY_DIVIDER
+        pos = self.cfg.inputs.ram_position
+        if pos is not None and channel == pos.channel:
+            frac = min(1.0, max(0.0, self.hydraulics.ram_position_mm / pos.range_mm))
+            return frac * pos.full_scale_v
+        return 0.0
+
+    def _transducer_signal_v(self) -> float:
+        t = self.cfg.transducer
+        if self._wiring_fault:
+            return 0.0  # a broken signal wire: the input is pulled to ground
+        frac = self.hydraulics.line_pressure_mpa / t.range_mpa
+        frac += self._rng.gauss(0.0, self.cfg.backend.sim.transducer_noise_frac_rms)
+        if t.kind == "current":
+            return (4.0 + 16.0 * frac) * 1e-3 * t.shunt_ohm
+        return SUPPLY_V * (0.1 + 0.8 * frac)
+
+    # ---- faults ----------------------------------------------------------------------------
+    def inject(self, fault: SimFault, target: str | None = None, value: float = 1.0) -> None:
+        """Start a fault now (see `SimFault` for what `target` and `value` mean)."""
+        self.advance()
+        self._set_fault(fault, target, value, active=True)
+
+    def clear(self, fault: SimFault, target: str | None = None) -> None:
+        """End a fault now."""
+        self.advance()
+        self._set_fault(fault, target, 0.0, active=False)
+
+    def _set_fault(self, fault: SimFault, target: str | None, value: float, active: bool) -> None:
+        if fault in TC_FAULTS:
+            chip = self.chips[target or ""]
+            chip.inject(TC_FAULTS[fault]) if active else chip.clear()
+        elif fault is SimFault.TC_SPORADIC:
+            self.chips[target or ""].sporadic_fault_rate = (
+                value if active else self.cfg.backend.sim.tc_sporadic_fault_rate)
+        elif fault is SimFault.HEATER_OPEN:
+            self.thermal.set_heater_open(target or "", active)
+        elif fault is SimFault.SSR_WELDED:
+            (self._welded.add if active else self._welded.discard)(target or "")
+        elif fault is SimFault.PUMP_FAILED:
+            self.hydraulics.set_pump_failed(active)
+        elif fault in (SimFault.VALVE_STUCK_OPEN, SimFault.VALVE_STUCK_CLOSED):
+            how = ("open" if fault is SimFault.VALVE_STUCK_OPEN else "closed") if active else None
+            self.hydraulics.set_valve_stuck(target or "", how)
+        elif fault is SimFault.LEAK:
+            self.hydraulics.set_leak_multiplier(value if active else 1.0)
+        elif fault is SimFault.TRANSDUCER_WIRING:
+            self._wiring_fault = active
+        elif fault is SimFault.ESTOP_PRESSED:
+            self._estop = active
+        elif fault is SimFault.GUARD_OPEN:
+            self._guard_open = active
+        elif fault is SimFault.I2C_NOT_ANSWERING:
+            self.adc.not_answering = active
+        self._send_commands()
+
+    # ---- truth, for benchmarks and tests ---------------------------------------------------
+    def truth(self) -> dict[str, float]:
+        """The plant's true state (what no sensor can show exactly): temps, pressure, position."""
+        self.advance()
+        out = {f"platen_{n}_c": self.thermal.platen_temp_c(n) for n in self.thermal.zone_names}
+        out["sample_c"] = self.thermal.sample_temp_c()
+        out["line_pressure_mpa"] = self.hydraulics.line_pressure_mpa
+        out["force_kn"] = self.hydraulics.force_kn
+        out["ram_position_mm"] = self.hydraulics.ram_position_mm
+        return out
