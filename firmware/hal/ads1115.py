@@ -166,7 +166,7 @@ class ADS1115:
         return _signed16(self._read_register(REG_CONVERSION))
 
     def close(self) -> None:
-        """Stop using the chip (single-shot mode already leaves it powered down); the bus stays open."""
+        """Stop using the chip (single-shot mode leaves it powered down); the bus stays open."""
         self._closed = True
 
     def __enter__(self) -> ADS1115:

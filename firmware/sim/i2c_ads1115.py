@@ -8,7 +8,8 @@ Datasheet behaviour emulated:
 - single-shot: writing OS=1 powers up (~25 us) and converts for 1/rate s, scaled by the oscillator
   error; OS reads 0 until the result is in the conversion register, then 1. OS=1 written while a
   conversion is running is ignored (the chip only starts one "when in power-down state").
-- continuous (MODE=0): back-to-back conversions at the data rate; OS reads 0 throughout; a config
+- continuous (MODE=0): back-to-back conversions at the data rate; OS reads 0 throughout (the
+  chip is never "not performing a conversion"; our reading of the datasheet); a config
   change takes effect from the next conversion.
 - result: round(V / LSB), LSB = FSR/32768, saturating at 0x7FFF / 0x8000; all 8 MUX settings.
 - input pins: each pin voltage from `inputs` is clamped to GND-0.3 .. VDD+0.3 V, where the chip's
@@ -18,10 +19,11 @@ Datasheet behaviour emulated:
 Simplifications (documented, not datasheet):
 - Sampling: the real chip averages the input over the conversion (sinc filter). Here the input is
   sampled once, at the first bus access at or after the end of the conversion (an access is what
-  lets the emulator see time). Our driver polls, so that is within one poll of the true end; for
-  inputs that settle in under 5 ms (plant.md's transducers) the difference is below the noise.
+  lets the emulator see time). Our driver polls, so that is within one poll of the true end; the
+  difference only shows for inputs that change appreciably within one conversion.
 - In continuous mode, conversions nobody looked at are skipped, not computed.
-- Leaving continuous mode abandons the conversion in progress; the chip would finish it first.
+- Switching between single-shot and continuous abandons the conversion in progress; what the
+  chip does then is not stated plainly in the datasheet and our driver never does it.
 - The comparator and ALERT/RDY pin are not emulated; the threshold registers only store values.
 - Writes to the read-only conversion register are ignored; a pointer byte with bits 7:2 set, or a
   write of 1 or more than 2 data bytes, raises OSError(EIO) so driver bugs show up loudly.
@@ -64,7 +66,8 @@ MIN_CODE = -0x8000  # saturation code for inputs <= -FSR
 
 POWER_UP_S = 25e-6  # wake-up from power-down before a conversion starts
 PIN_MARGIN_V = 0.3  # analog inputs must stay within GND-0.3 V and VDD+0.3 V
-MAX_OSC_ERROR_FRAC = 0.9  # beyond this the "chip" would not be a chip; keeps periods positive
+MIN_OSC_ERROR_FRAC = -0.9  # keeps conversion times positive; large positive values emulate a
+# failing oscillator (fault injection), so there is no upper bound
 
 
 class I2CDevice(Protocol):
@@ -130,22 +133,25 @@ class SimADS1115:
     """An ADS1115 whose AINx pins read `inputs(x)` volts (vs GND) at the clock's current time.
 
     `vdd_v` is the chip's supply (sets the input clamp); `osc_error_frac` stretches (positive) or
-    shortens every conversion (the real oscillator is within about +-10 %); `noise_v_rms` adds
-    Gaussian noise at the input, drawn from a generator seeded with `seed` so runs repeat.
+    shortens every conversion (the real oscillator is within about +-10 %; much more emulates
+    a failing chip); `noise_v_rms` adds
+    Gaussian noise at the input, drawn from `rng` (shared with the plant) or else a generator
+    seeded with `seed`, so runs repeat.
     Fault flags: `not_answering` (no ACK: OSError 121), `stuck_converting` (OS never returns to 1).
     """
 
     def __init__(self, clock: Clock, inputs: Callable[[int], float], vdd_v: float = 5.0,
-                 osc_error_frac: float = 0.0, noise_v_rms: float = 0.0, seed: int = 0) -> None:
-        if abs(osc_error_frac) >= MAX_OSC_ERROR_FRAC:
-            raise ValueError(f"osc_error_frac must be within +-{MAX_OSC_ERROR_FRAC}")
+                 osc_error_frac: float = 0.0, noise_v_rms: float = 0.0, seed: int = 0,
+                 rng: random.Random | None = None) -> None:
+        if osc_error_frac <= MIN_OSC_ERROR_FRAC:
+            raise ValueError(f"osc_error_frac must be above {MIN_OSC_ERROR_FRAC}")
         self._clock = clock
         self._inputs = inputs
         self._pin_min_v = -PIN_MARGIN_V
         self._pin_max_v = vdd_v + PIN_MARGIN_V
         self._time_scale = 1.0 + osc_error_frac
         self._noise_v_rms = noise_v_rms
-        self._rng = random.Random(seed)
+        self._rng = rng if rng is not None else random.Random(seed)
         self.not_answering = False
         self.stuck_converting = False
         self.clamped_input_count = 0

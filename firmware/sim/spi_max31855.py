@@ -59,9 +59,10 @@ FAULT_FLAG_BIT = 1 << 16  # D16: set whenever any of D2:D0 is set
 MISO_IDLE_BYTE = 0x00
 # Real boards show a single-LSB jump now and then even at a steady temperature (per conversion).
 DEFAULT_FLICKER_RATE = 0.01
-# SPIDevice spins on try_lock() forever; in a single-threaded simulation a held lock is a leaked
-# lock, so after this many refusals in a row the bus raises instead of hanging the test.
-MAX_LOCK_REFUSALS = 100_000
+# SPIDevice spins on try_lock() (with a real `time.sleep(0)`, ~80 us each) forever. The simulation
+# is single-threaded, so a held lock is a leaked lock: after this many refusals in a row (well
+# under a second) the bus raises instead of hanging the run.
+MAX_LOCK_REFUSALS = 1000
 
 # NIST ITS-90 type K, E(t) in mV for t in C (srdata.nist.gov/its90/type_k), lowest order first.
 _K_BELOW_0 = (
@@ -103,7 +104,7 @@ def encode_frame(tc_counts: int, cj_counts: int, cause_bits: int = 0, flag: bool
     return (tc << 18) | d16 | (cj << 4) | (cause_bits & 0x7)
 
 
-class ChipFault(enum.Enum):
+class TcFault(enum.Enum):
     """Faults `SimMax31855.inject` can impose. Conversion faults show from the next conversion."""
 
     OPEN = "open thermocouple"  # D0, from the next completed conversion
@@ -114,10 +115,10 @@ class ChipFault(enum.Enum):
     BUS_DEAD = "chip does not drive MISO"  # immediately: reads give the bus idle level
 
 
-_CAUSE_BITS: dict[ChipFault | None, int] = {
-    ChipFault.OPEN: FAULT_OPEN_BIT,
-    ChipFault.SHORT_GND: FAULT_SHORT_GND_BIT,
-    ChipFault.SHORT_VCC: FAULT_SHORT_VCC_BIT,
+_CAUSE_BITS: dict[TcFault | None, int] = {
+    TcFault.OPEN: FAULT_OPEN_BIT,
+    TcFault.SHORT_GND: FAULT_SHORT_GND_BIT,
+    TcFault.SHORT_VCC: FAULT_SHORT_VCC_BIT,
 }
 _SPORADIC_CAUSES = (FAULT_SHORT_GND_BIT, FAULT_SHORT_VCC_BIT)
 
@@ -152,14 +153,14 @@ class SimMax31855:
         self.sporadic_fault_rate = sporadic_fault_rate
         self.flicker_rate = flicker_rate
         self.reads = 0  # chip-select transactions seen (a CS falling edge each)
-        self._fault: ChipFault | None = None
+        self._fault: TcFault | None = None
         self._frame_bytes = self._convert().to_bytes(FRAME_BYTES, "big")  # powered up long ago
         self._conv_start_s: float | None = clock.now()  # None while CS is low (aborted)
         self._out: bytes | None = None  # what the current transaction shifts out; None: not driven
         self._out_pos = 0
 
     @property
-    def fault(self) -> ChipFault | None:
+    def fault(self) -> TcFault | None:
         """The injected fault, or None for a healthy chip."""
         return self._fault
 
@@ -169,7 +170,7 @@ class SimMax31855:
         self._settle(self._clock.now())
         return int.from_bytes(self._frame_bytes, "big")
 
-    def inject(self, fault: ChipFault) -> None:
+    def inject(self, fault: TcFault) -> None:
         """Impose `fault` (replacing any other); frames completed before now keep the old state."""
         self._settle(self._clock.now())
         self._fault = fault
@@ -178,7 +179,7 @@ class SimMax31855:
         """Remove the injected fault; a frozen chip starts a fresh conversion now."""
         now_s = self._clock.now()
         self._settle(now_s)
-        if self._fault is ChipFault.FROZEN and self._conv_start_s is not None:
+        if self._fault is TcFault.FROZEN and self._conv_start_s is not None:
             self._conv_start_s = now_s
         self._fault = None
 
@@ -206,9 +207,9 @@ class SimMax31855:
 
     def _transaction_bytes(self) -> bytes | None:
         """The bytes this transaction serves: the frame, a sporadic fault frame, or nothing."""
-        if self._fault is ChipFault.BUS_DEAD:
+        if self._fault is TcFault.BUS_DEAD:
             return None
-        if self._fault is ChipFault.FROZEN or not self.sporadic_fault_rate:
+        if self._fault is TcFault.FROZEN or not self.sporadic_fault_rate:
             return self._frame_bytes
         if self._rng.random() >= self.sporadic_fault_rate:
             return self._frame_bytes
@@ -218,7 +219,7 @@ class SimMax31855:
 
     def _settle(self, now_s: float) -> None:
         """Catch up on conversions completed since the last look; only the latest one matters."""
-        if self._conv_start_s is None or self._fault is ChipFault.FROZEN:
+        if self._conv_start_s is None or self._fault is TcFault.FROZEN:
             return
         done = int((now_s - self._conv_start_s + BOUNDARY_SLACK_S) / CONVERSION_TIME_S)
         if done < 1:
@@ -230,7 +231,7 @@ class SimMax31855:
         """One conversion of the current plant temperatures into a frame."""
         cold_c = self._cold_c()
         cj_counts = math.floor(cold_c / CJ_LSB_C + 0.5)
-        if self._fault is ChipFault.FAULT_FLAG_ONLY:
+        if self._fault is TcFault.FAULT_FLAG_ONLY:
             return encode_frame(0, cj_counts, flag=True)
         cause = _CAUSE_BITS.get(self._fault, 0)
         if cause:
