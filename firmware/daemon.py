@@ -52,7 +52,8 @@ def format_sample(sample: Sample, ram_area_m2: float) -> str:
     if isinstance(p, SensorFault):
         parts.append(f"line {p.kind.name}")
     else:
-        parts.append(f"line {p.pressure_mpa:6.2f}MPa force {p.pressure_mpa * ram_area_m2 * 1e3:6.1f}kN")
+        force_kn = p.pressure_mpa * ram_area_m2 * 1e3
+        parts.append(f"line {p.pressure_mpa:6.2f}MPa force {force_kn:6.1f}kN")
     if sample.position is not None and not isinstance(sample.position, SensorFault):
         parts.append(f"ram {sample.position.position_mm:5.2f}mm")
     parts.append("ESTOP" if sample.estop else "estop ok")

@@ -10,7 +10,9 @@ sees all of them in one run instead of fixing one per daemon restart.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -29,8 +31,11 @@ class Problem:
 
     def render(self, source: str) -> str:
         """`press.toml: zones[1].max_temp_c: 900 is out of range 20..400 C`."""
-        return f"{source}: {self.path}: {self.message}" if self.path else f"{source}: {self.message}"
+        where = f"{source}: {self.path}" if self.path else source
+        return f"{where}: {self.message}"
 
+
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML's bare keys; any other key is shown quoted
 
 # A field rule looks at one converted value and returns a message, or None when it is fine.
 FieldRule = Callable[[Any], "str | None"]
@@ -198,7 +203,7 @@ def describe(value: object) -> str:
     if isinstance(value, float):
         return f"float {value:g}"
     if isinstance(value, str):
-        return f'string "{value}"'
+        return f"string {quote(value)}"
     if isinstance(value, dict):
         return "a table"
     if isinstance(value, list):
@@ -207,5 +212,13 @@ def describe(value: object) -> str:
 
 
 def join(path: str, key: str) -> str:
-    """`hydraulics` + `pump` -> `hydraulics.pump`; the root has an empty path."""
+    """`hydraulics` + `pump` -> `hydraulics.pump`; a key that is not a bare TOML key is quoted."""
+    key = key if BARE_KEY.fullmatch(key) else quote(key)
     return f"{path}.{key}" if path else key
+
+
+def quote(text: str) -> str:
+    """`text` in double quotes with control characters and line separators escaped, so that a
+    hostile or garbled key or value can never split one problem over two lines."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    return "".join(c if c.isprintable() or c == " " else f"\\u{ord(c):04x}" for c in escaped)

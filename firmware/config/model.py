@@ -31,7 +31,9 @@ class TransducerConfig:
     i2c_bus: int = 1
     address: int = 0x48
     channel: int = 0
-    fsr_v: float = 4.096  # PGA full-scale range: 6.144, 4.096, 2.048, 1.024, 0.512, 0.256
+    # PGA full-scale range: 6.144, 4.096, 2.048, 1.024, 0.512, 0.256. 6.144 because the default
+    # ratiometric wiring reads the 5 V supply and a 4.5 V full-span signal, both above 4.096.
+    fsr_v: float = 6.144
     data_rate_sps: int = 860
     kind: Literal["ratiometric", "current"] = "ratiometric"
     range_mpa: float = 70.0  # pressure at full span (4.5 V or 20 mA)
@@ -64,10 +66,14 @@ class PwmOutputConfig:
 
 @dataclass(frozen=True)
 class InputConfig:
-    """A digital input; `active_low` means the asserted (e-stop pressed / guard open) level is low."""
+    """A digital input; `active_low` means the asserted (e-stop pressed / guard open) level is low.
+
+    The default is fail-safe wiring: a normally-closed contact to GND with a pull-up, so a pressed
+    e-stop, an open guard and a broken wire all read high (asserted).
+    """
 
     pin: int
-    active_low: bool = True
+    active_low: bool = False
     pull_up: bool = True
 
 

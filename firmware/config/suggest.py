@@ -24,7 +24,6 @@ class ForeignUnit:
     si_suffix: str
     si_label: str
     convert: Callable[[float], float]
-    note: str = ""
 
 
 def _scale(factor: float) -> Callable[[float], float]:
@@ -46,10 +45,10 @@ FOREIGN_UNITS: dict[str, ForeignUnit] = {
     "ksi": ForeignUnit("ksi", "mpa", "MPa", _scale(6.894757)),
     "kpa": ForeignUnit("kPa", "mpa", "MPa", _scale(0.001)),
     "pa": ForeignUnit("Pa", "mpa", "MPa", _scale(1e-6)),
-    "t": ForeignUnit("t", "kn", "kN", _scale(9.80665), " (metric tonne-force)"),
-    "ton": ForeignUnit("t", "kn", "kN", _scale(9.80665), " (metric tonne-force)"),
-    "tons": ForeignUnit("t", "kn", "kN", _scale(9.80665), " (metric tonne-force)"),
-    "tonf": ForeignUnit("t", "kn", "kN", _scale(9.80665), " (metric tonne-force)"),
+    "t": ForeignUnit("tonne-force", "kn", "kN", _scale(9.80665)),
+    "ton": ForeignUnit("tonne-force", "kn", "kN", _scale(9.80665)),
+    "tons": ForeignUnit("tonne-force", "kn", "kN", _scale(9.80665)),
+    "tonf": ForeignUnit("tonne-force", "kn", "kN", _scale(9.80665)),
     "kgf": ForeignUnit("kgf", "kn", "kN", _scale(0.00980665)),
     "lbf": ForeignUnit("lbf", "kn", "kN", _scale(0.004448222)),
     "n": ForeignUnit("N", "kn", "kN", _scale(0.001)),
@@ -106,7 +105,7 @@ def _converted(value: object, unit: ForeignUnit) -> str:
     """` (572 F = 300 C)` for a plain number, else nothing: the user sees the SI value to type."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
-    return f" ({value:g} {unit.label} = {unit.convert(float(value)):.4g} {unit.si_label}{unit.note})"
+    return f" ({value:g} {unit.label} = {unit.convert(float(value)):.4g} {unit.si_label})"
 
 
 def closest_choice(value: str, choices: Iterable[str]) -> str | None:

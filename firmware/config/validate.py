@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from firmware.config.build import FieldRule, ObjectRule
+from firmware.config.build import FieldRule, ObjectRule, quote
 from firmware.config.model import (
     BackendConfig,
     InputConfig,
@@ -82,7 +82,8 @@ class Between:
         """`900 is out of range 20..400 C` when outside."""
         if self.lo <= value <= self.hi:
             return None
-        return f"{_num(value)} is out of range {_num(self.lo)}..{_num(self.hi)} {self.unit}".rstrip()
+        span = f"{_num(self.lo)}..{_num(self.hi)}"
+        return f"{_num(value)} is out of range {span} {self.unit}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -126,14 +127,15 @@ def address(value: int) -> str | None:
     lo, hi = ADS1115_ADDRESSES
     if lo <= value <= hi:
         return None
-    return f"{value:#x} is out of range {lo:#x}..{hi:#x} (ADS1115 ADDR to GND, VDD, SDA or SCL)"
+    span = f"0x{lo:02X}..0x{hi:02X}"
+    return f"0x{value:02X} is out of range {span} (ADS1115 ADDR to GND, VDD, SDA or SCL)"
 
 
 def safe_id(value: str) -> str | None:
     """A name that is safe as an MQTT topic segment and a telemetry key."""
     if SAFE_ID.fullmatch(value):
         return None
-    return f'"{value}" may use only letters, digits, "_" and "-" (it is an MQTT topic segment)'
+    return f'{quote(value)} may use only letters, digits, "_" and "-" (it is an MQTT topic segment)'
 
 
 def non_empty(value: str) -> str | None:
@@ -225,8 +227,8 @@ def check_transducer(t: TransducerConfig) -> list[tuple[str, str]]:
     top_v, what = _full_span_v(t)
     if top_v > t.fsr_v + 1e-9:
         fit = [f for f in ADS1115_FSR_V if f >= top_v]
-        problems.append(("fsr_v", f"{_num(t.fsr_v)} V is below the {_num(round(top_v, 3))} V of "
-                         f"{what}; use {_num(min(fit)) if fit else 'a divider and 6.144'}"))
+        fix = f"use {_num(min(fit))}" if fit else "divide the signal down"
+        problems.append(("fsr_v", f"{_num(t.fsr_v)} V cannot read {what}; {fix}"))
     if abs(t.zero_offset_mpa) > MAX_ZERO_OFFSET_FRACTION * t.range_mpa:
         problems.append(("zero_offset_mpa", f"{_num(t.zero_offset_mpa)} MPa is more than 10 % of "
                          f"range_mpa {_num(t.range_mpa)} MPa: check the sensor and units"))
@@ -236,10 +238,12 @@ def check_transducer(t: TransducerConfig) -> list[tuple[str, str]]:
 def _full_span_v(t: TransducerConfig) -> tuple[float, str]:
     """The highest voltage the ADC must read from the transducer wiring, and what it is."""
     if t.kind == "current":
-        return CURRENT_MAX_READ_A * t.shunt_ohm, f"21 mA through shunt_ohm {_num(t.shunt_ohm)}"
+        top_v = CURRENT_MAX_READ_A * t.shunt_ohm
+        return top_v, f"21 mA through shunt_ohm {_num(t.shunt_ohm)} ({_num(round(top_v, 3))} V)"
     if t.supply_channel is not None:
-        return t.supply_v, f"supply_v {_num(t.supply_v)} on supply_channel {t.supply_channel}"
-    return RATIOMETRIC_FULL_SPAN_FRACTION * t.supply_v, "full span (90 % of supply_v)"
+        return t.supply_v, f"the {_num(t.supply_v)} V supply on supply_channel {t.supply_channel}"
+    top_v = RATIOMETRIC_FULL_SPAN_FRACTION * t.supply_v
+    return top_v, f"the {_num(round(top_v, 3))} V full-span signal (90 % of supply_v)"
 
 
 def _valve_open_when_safe(out: OutputConfig) -> bool:

@@ -49,7 +49,7 @@ class RealBackend:
         self._board = board
         try:
             self.spi = board.SPI()
-        except Exception as exc:  # noqa: BLE001 - Blinka raises many kinds; all mean the same here
+        except Exception as exc:
             raise HardwareError(f"SPI bus unavailable ({exc}): enable SPI and reboot") from exc
         try:
             from smbus2 import SMBus

@@ -95,7 +95,7 @@ class Thermocouple:
             raw_temp_c = driver.temperature
         except RuntimeError as err:
             return self._from_driver_error(now_s, err, driver.data)
-        except Exception as err:  # the hardware boundary: any bus failure becomes a value
+        except Exception as err:  # noqa: BLE001 - the hardware boundary: bus failures become values
             return self._fault(now_s, FaultKind.BUS_ERROR, f"{type(err).__name__}: {err}")
         return self._from_frame(now_s, raw_temp_c, driver.data)
 

@@ -43,7 +43,7 @@ class TempReading:
 
 @dataclass(frozen=True, slots=True)
 class PressureReading:
-    """One line-pressure read from the transducer, gauge MPa, with the electrical value behind it."""
+    """One line-pressure read, gauge MPa, with the electrical value behind it."""
 
     time_s: float
     pressure_mpa: float

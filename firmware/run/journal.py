@@ -64,7 +64,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 class RunJournal:
-    """The open journal of the run in progress. `append` raises JournalError on any write failure."""
+    """The open journal of the run in progress; `append` raises JournalError on any failure."""
 
     def __init__(self, run_dir: Path, next_seq: int, now_s: float) -> None:
         self.run_dir = run_dir
