@@ -8,7 +8,6 @@ press the file describes (real or simulated, as its `backend` says). Errors a pe
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -84,4 +83,4 @@ def _run(config: str | None, sim: bool, speed: float, duration: float | None,
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[0]).name)
+    main()
