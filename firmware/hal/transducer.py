@@ -58,6 +58,9 @@ class PositionReading:
 PositionResult = PositionReading | SensorFault
 
 
+SUPPLY_PERIOD_S = 1.0  # how often a ratiometric transducer's supply is re-measured
+
+
 class PressureTransducer:
     """The line-pressure transducer described by a `TransducerConfig`, read through `adc`.
 
@@ -74,6 +77,8 @@ class PressureTransducer:
         self._adc = adc
         self._cfg = cfg
         self._clock = clock
+        self._supply_v = cfg.supply_v
+        self._next_supply_s = float("-inf")
 
     def read(self) -> PressureResult:
         """Pressure (gauge MPa, calibrated) now, or a SensorFault saying why not. Never raises."""
@@ -90,7 +95,7 @@ class PressureTransducer:
         cfg = self._cfg
         supply_v = cfg.supply_v
         if cfg.kind == "ratiometric" and cfg.supply_channel is not None:
-            supply_v = self._adc.read_voltage(cfg.supply_channel, SUPPLY_FSR_V, cfg.data_rate_sps)
+            supply_v = self._supply(start_s)
             if abs(supply_v - cfg.supply_v) > SUPPLY_TOLERANCE_FRAC * cfg.supply_v:
                 return self._wiring(start_s, f"supply on AIN{cfg.supply_channel} reads "
                                              f"{supply_v:.3f} V, expected {cfg.supply_v:g} V")
@@ -102,6 +107,15 @@ class PressureTransducer:
         if cfg.kind == "ratiometric":
             return self._ratiometric(start_s, voltage_v, supply_v, counts)
         return self._current(start_s, voltage_v, counts)
+
+    def _supply(self, now_s: float) -> float:
+        """The supply, re-measured every SUPPLY_PERIOD_S: it drifts over seconds, not ticks, and
+        a conversion per tick for it would halve the rate the pressure loop can run at."""
+        if now_s >= self._next_supply_s:
+            self._supply_v = self._adc.read_voltage(self._cfg.supply_channel or 0, SUPPLY_FSR_V,
+                                                    self._cfg.data_rate_sps)
+            self._next_supply_s = now_s + SUPPLY_PERIOD_S
+        return self._supply_v
 
     def _ratiometric(self, start_s: float, voltage_v: float, supply_v: float,
                      counts: int) -> PressureResult:

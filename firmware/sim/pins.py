@@ -43,6 +43,7 @@ class SimPinFactory(MockFactory):
         self.on_read: PinHook | None = None
         self._busy = False
         self._by_number: dict[int, SimPin] = {}
+        self._numbered: dict[int, SimPin] = {}
 
     def notify_before(self, pin_number: int) -> None:
         self._call(self.before, pin_number)
@@ -54,8 +55,10 @@ class SimPinFactory(MockFactory):
         self._call(self.on_read, pin_number)
 
     def pins_by_number(self) -> dict[int, SimPin]:
-        """Every pin created so far, by BCM number."""
-        return {int(info.name[4:]): pin for info, pin in self.pins.items()}
+        """Every pin created so far, by BCM number (rebuilt only when pins are added)."""
+        if len(self._numbered) != len(self.pins):
+            self._numbered = {int(info.name[4:]): pin for info, pin in self.pins.items()}
+        return self._numbered
 
     def _call(self, hook: PinHook | None, pin_number: int) -> None:
         # A hook may itself drive an input pin (the plant pressing the e-stop); do not recurse.
@@ -86,3 +89,4 @@ class SimPinFactory(MockFactory):
         """Forget every pin (between tests), including the lookup cache."""
         super().reset()
         self._by_number.clear()
+        self._numbered = {}

@@ -21,8 +21,11 @@ from firmware.sim.thermal import ThermalPlant
 
 BOARD_WARMUP_C = 4.0  # the MAX31855's die sits above ambient on a powered board
 BOARD_PICKUP_PER_C = 0.01  # and warms a little as the platens radiate at it
-SUPPLY_V = 5.0  # transducer supply, as measured on the ADC's supply channel
-SUPPLY_DIVIDER = 0.5  # the supply reaches the ADC through a 2:1 divider to stay inside its FSR
+SUPPLY_V = 5.0  # transducer supply; the ADS1115 runs on the same rail and reads it directly
+# The thermal plant changes over seconds; integrating it for every 1 ms ADC conversion costs more
+# than the whole loop. It is brought up to date at least this often, and exactly at every pin
+# change (so SSR switching instants stay exact).
+THERMAL_MIN_STEP_S = 0.05
 TC_FAULTS = {
     SimFault.TC_OPEN: TcFault.OPEN,
     SimFault.TC_SHORT_GND: TcFault.SHORT_GND,
@@ -43,6 +46,7 @@ class SimPress:
         self.thermal = ThermalPlant(sim, heated)
         self.hydraulics = HydraulicPlant(sim, cfg.ram_area_m2)
         self._t_s = clock.now()
+        self._thermal_t_s = self._t_s
         self._welded: set[str] = set()
         self._estop = False
         self._guard_open = False
@@ -74,13 +78,15 @@ class SimPress:
         self.pin_factory.before = self.pin_factory.after = self.pin_factory.on_read = None
 
     # ---- physics ---------------------------------------------------------------------------
-    def advance(self) -> None:
+    def advance(self, exact: bool = False) -> None:
         """Bring the plant up to the clock, with the outputs as they were since the last call."""
         now_s = self.clock.now()
-        dt_s = now_s - self._t_s
-        if dt_s <= 0:
+        if now_s <= self._t_s:
             return
-        self.thermal.step(dt_s, self._heater_levels())
+        thermal_dt_s = now_s - self._thermal_t_s
+        if exact or thermal_dt_s >= THERMAL_MIN_STEP_S:
+            self.thermal.step(thermal_dt_s, self._heater_levels())
+            self._thermal_t_s = now_s
         self.hydraulics.advance_to(now_s, self.thermal.sample_temp_c())
         self.thermal.set_closed(self.hydraulics.in_contact)
         self._t_s = now_s
@@ -113,7 +119,7 @@ class SimPress:
             release_energised=not self._valve_open(hyd.release_valve), prop_duty=prop)
 
     def _before_pin_change(self, _pin: int) -> None:
-        self.advance()
+        self.advance(exact=True)
 
     def _after_pin_change(self, _pin: int) -> None:
         self._send_commands()
@@ -163,7 +169,7 @@ class SimPress:
         if channel == t.channel:
             return self._transducer_signal_v()
         if channel == t.supply_channel:
-            return SUPPLY_V * SUPPLY_DIVIDER
+            return SUPPLY_V
         pos = self.cfg.inputs.ram_position
         if pos is not None and channel == pos.channel:
             frac = min(1.0, max(0.0, self.hydraulics.ram_position_mm / pos.range_mm))
@@ -183,12 +189,12 @@ class SimPress:
     # ---- faults ----------------------------------------------------------------------------
     def inject(self, fault: SimFault, target: str | None = None, value: float = 1.0) -> None:
         """Start a fault now (see `SimFault` for what `target` and `value` mean)."""
-        self.advance()
+        self.advance(exact=True)
         self._set_fault(fault, target, value, active=True)
 
     def clear(self, fault: SimFault, target: str | None = None) -> None:
         """End a fault now."""
-        self.advance()
+        self.advance(exact=True)
         self._set_fault(fault, target, 0.0, active=False)
 
     def _set_fault(self, fault: SimFault, target: str | None, value: float, active: bool) -> None:
@@ -222,7 +228,7 @@ class SimPress:
     # ---- truth, for benchmarks and tests ---------------------------------------------------
     def truth(self) -> dict[str, float]:
         """The plant's true state (what no sensor can show exactly): temps, pressure, position."""
-        self.advance()
+        self.advance(exact=True)
         out = {f"platen_{n}_c": self.thermal.platen_temp_c(n) for n in self.thermal.zone_names}
         out["sample_c"] = self.thermal.sample_temp_c()
         out["line_pressure_mpa"] = self.hydraulics.line_pressure_mpa

@@ -1,0 +1,52 @@
+"""How fast the simulated press runs in virtual time: plant physics plus the emulated buses.
+
+Scenario `plant`: the reference press read through the real hardware layer (MAX31855 driver over
+the emulated SPI bus, our ADS1115 driver over the emulated I2C bus, gpiozero mock pins) at the
+daemon's rates, heaters time-proportioned at 50 %, with pump pulses; figure `sim.plant.speed_x`
+is simulated seconds per wall second. Target >= 1000x.
+"""
+
+from __future__ import annotations
+
+import time
+
+from common import parser, report
+
+from firmware.clock import VirtualClock
+from firmware.hal.outputs import OutputCommands
+from firmware.hal.press_io import PressIO
+from firmware.presets import reference_sim_config
+from firmware.sim.press import SimPress
+
+
+def plant_speed(sim_seconds: float) -> float:
+    cfg = reference_sim_config()
+    clock = VirtualClock()
+    press = SimPress(cfg, clock)
+    io = PressIO(cfg, press, clock)
+    tick_s = 1.0 / cfg.loop.tick_hz
+    heat = OutputCommands(heater_duty={z.name: 0.5 for z in cfg.zones})
+    pump = OutputCommands(heater_duty=heat.heater_duty, pump_on=True, advance_open=True,
+                          release_open=False)
+    hold = OutputCommands(heater_duty=heat.heater_duty, release_open=False)
+    ticks = round(sim_seconds / tick_s)
+    start = time.perf_counter()
+    for k in range(ticks):
+        io.read()
+        phase_s = (k * tick_s) % 600.0
+        io.apply(pump if 10.0 <= phase_s < 13.0 else hold if phase_s < 500 else heat)
+        clock.advance(tick_s)
+    wall_s = time.perf_counter() - start
+    io.close()
+    return sim_seconds / wall_s
+
+
+def main() -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    figures = {"sim.plant.speed_x": plant_speed(3600.0)}
+    report("sim_speed", figures, args.json,
+           ["target sim.plant.speed_x >= 1000 (simulated seconds per wall second)"])
+
+
+if __name__ == "__main__":
+    main()
