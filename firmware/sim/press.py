@@ -26,6 +26,7 @@ SUPPLY_V = 5.0  # transducer supply; the ADS1115 runs on the same rail and reads
 # than the whole loop. It is brought up to date at least this often, and exactly at every pin
 # change (so SSR switching instants stay exact).
 THERMAL_MIN_STEP_S = 0.05
+STACK_PLATEN_SHARE = 0.75  # 60 of the 80 mm of hot stack are platen steel; the rest is the die
 TC_FAULTS = {
     SimFault.TC_OPEN: TcFault.OPEN,
     SimFault.TC_SHORT_GND: TcFault.SHORT_GND,
@@ -87,9 +88,16 @@ class SimPress:
         if exact or thermal_dt_s >= THERMAL_MIN_STEP_S:
             self.thermal.step(thermal_dt_s, self._heater_levels())
             self._thermal_t_s = now_s
-        self.hydraulics.advance_to(now_s, self.thermal.sample_temp_c())
+        self.hydraulics.advance_to(now_s, self._stack_temp_c())
         self.thermal.set_closed(self.hydraulics.in_contact)
         self._t_s = now_s
+
+    def _stack_temp_c(self) -> float:
+        """Mean temperature of what grows when heated: the platens (3/4 of it) and the die."""
+        names = self.thermal.zone_names
+        platens_c = sum(self.thermal.platen_temp_c(n) for n in names) / max(1, len(names))
+        die_c = self.thermal.sample_temp_c()
+        return STACK_PLATEN_SHARE * platens_c + (1 - STACK_PLATEN_SHARE) * die_c
 
     def _heater_levels(self) -> dict[str, float]:
         levels = {}
