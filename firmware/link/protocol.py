@@ -11,8 +11,11 @@ Topics live under `hotpress/<press_id>/`:
 | event             | 1   | no       | EVENT: step changes, warnings, faults, run start/end       |
 | cmd/<verb>        | 1   | never    | COMMAND {"id", ...args}; MQTT 5 response topic and         |
 |                   |     |          | correlation data; message expiry honoured                  |
-| replay/<run_id>   | 1   | no       | {"schema", "run_id", "records": [journal records]}         |
-| (response topic)  | 1   | no       | REPLY {"id", "verb", "status", "reason", "data"}           |
+| replay/<run_id>   | 1   | no       | {"schema", "id", "run_id", "records": [journal records]};  |
+|                   |     |          | `id` is the replay command's, so loggers tell theirs apart |
+| reply[/<anything>]| 1   | no       | REPLY {"id", "verb", "status", "reason", "data"}: on the   |
+|                   |     |          | command's response topic if it is under reply/, else on    |
+|                   |     |          | `reply` itself; with the command's correlation data        |
 
 Every payload is a JSON object carrying `"schema": SCHEMA_VERSION`. Units are in the key names.
 The published JSON Schemas are in `firmware/link/schema.json` (see `schema.py`).
@@ -40,6 +43,7 @@ SCHEMA_VERSION = 1
 TOPIC_ROOT = "hotpress"
 VERBS = ("start", "pause", "resume", "skip", "abort", "reset", "autotune", "set", "replay",
          "ping")
+REPLY_LEAF = "reply"
 MAX_COMMAND_BYTES = 256 * 1024  # a recipe is a few kB; anything far bigger is hostile or a mistake
 
 
@@ -54,6 +58,16 @@ def command_topic(press_id: str, verb: str) -> str:
 
 def replay_topic(press_id: str, run_id: str) -> str:
     return press_topic(press_id, f"replay/{run_id}")
+
+
+def reply_topic(press_id: str) -> str:
+    """Where replies go when a command names no usable response topic.
+
+    A command's own response topic is used only under this one (`.../reply/<anything>`): the
+    broker ACL lets a press write only its own subtree, and a response topic elsewhere in that
+    subtree (`state`, `telemetry`) would let a command forge press output.
+    """
+    return press_topic(press_id, REPLY_LEAF)
 
 
 def parse_topic(topic: str) -> tuple[str, str] | None:
