@@ -6,13 +6,13 @@ import time
 
 import pytest
 
-from firmware.run import journal as J
+from firmware.run import journal as jr
 
 HEADER = {"run_id": "r1", "recipe": "x"}
 
 
 def make(tmp_path, n=5):
-    j = J.RunJournal.create(tmp_path, "r1", HEADER, 0.0)
+    j = jr.RunJournal.create(tmp_path, "r1", HEADER, 0.0)
     for i in range(n):
         j.append({"type": "sample", "t": i * 0.1}, i * 0.1)
     return j
@@ -20,50 +20,50 @@ def make(tmp_path, n=5):
 
 def test_records_round_trip_with_gapless_seq(tmp_path):
     make(tmp_path).close()
-    seqs = [r["seq"] for r in J.iter_records(tmp_path, "r1")]
+    seqs = [r["seq"] for r in jr.iter_records(tmp_path, "r1")]
     assert seqs == [1, 2, 3, 4, 5]
 
 
 def test_range_read(tmp_path):
     make(tmp_path, 20).close()
-    assert [r["seq"] for r in J.iter_records(tmp_path, "r1", 5, 8)] == [5, 6, 7, 8]
+    assert [r["seq"] for r in jr.iter_records(tmp_path, "r1", 5, 8)] == [5, 6, 7, 8]
 
 
 def test_torn_tail_is_cut_and_seq_continues(tmp_path):
     make(tmp_path).close()
-    with open(tmp_path / "r1" / J.RECORDS_FILE, "ab") as f:
+    with open(tmp_path / "r1" / jr.RECORDS_FILE, "ab") as f:
         f.write(b'{"seq":6,"type":"sam')
-    j = J.RunJournal.reopen(tmp_path, "r1", 1.0)
+    j = jr.RunJournal.reopen(tmp_path, "r1", 1.0)
     assert j.append({"type": "sample"}, 1.0) == 6
 
 
 def test_corrupt_line_detected_by_crc(tmp_path):
     make(tmp_path).close()
-    path = tmp_path / "r1" / J.RECORDS_FILE
+    path = tmp_path / "r1" / jr.RECORDS_FILE
     data = path.read_bytes().replace(b'"t":0.4', b'"t":9.4')
     path.write_bytes(data)
-    assert J.repair(tmp_path / "r1")["seq"] == 4
+    assert jr.repair(tmp_path / "r1")["seq"] == 4
 
 
 def test_unfinished_run_is_marked_interrupted(tmp_path):
     make(tmp_path).close()
-    [s] = J.unfinished_runs(tmp_path)
-    J.mark_interrupted(tmp_path, s, 2.0, 1e9)
-    assert J.summarize(tmp_path, "r1").outcome == "interrupted"
-    assert J.unfinished_runs(tmp_path) == []
+    [s] = jr.unfinished_runs(tmp_path)
+    jr.mark_interrupted(tmp_path, s, 2.0, 1e9)
+    assert jr.summarize(tmp_path, "r1").outcome == "interrupted"
+    assert jr.unfinished_runs(tmp_path) == []
 
 
 def test_unwritable_journal_raises_journal_error(tmp_path):
     j = make(tmp_path)
     os.close(j._fd)
-    with pytest.raises(J.JournalError):
+    with pytest.raises(jr.JournalError):
         j.append({"type": "sample"}, 9.0)
 
 
 def test_duplicate_run_id_refused(tmp_path):
     make(tmp_path).close()
-    with pytest.raises(J.JournalError):
-        J.RunJournal.create(tmp_path, "r1", HEADER, 0.0)
+    with pytest.raises(jr.JournalError):
+        jr.RunJournal.create(tmp_path, "r1", HEADER, 0.0)
 
 
 WRITER = """
@@ -86,6 +86,6 @@ def test_kill_9_at_any_instant_leaves_a_readable_journal(tmp_path, delay_s):
     time.sleep(delay_s)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    last = J.repair(tmp_path / "k")
-    seqs = [r["seq"] for r in J.iter_records(tmp_path, "k")]
+    last = jr.repair(tmp_path / "k")
+    seqs = [r["seq"] for r in jr.iter_records(tmp_path, "k")]
     assert seqs == list(range(1, last["seq"] + 1)) and len(seqs) > 10

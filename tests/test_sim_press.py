@@ -5,11 +5,10 @@ import signal
 
 import pytest
 
-from firmware.daemon import Daemon, ManualOutputs
 from firmware.hal.outputs import OutputCommands
 from firmware.hal.types import FaultKind, SensorFault, TempReading
 from firmware.sim.faults import SimFault
-from tests.helpers import sim_config, sim_io, sim_press
+from tests.helpers import sim_config, sim_daemon, sim_io
 
 HEAT = OutputCommands(heater_duty={"top": 1.0, "bottom": 1.0})
 PUMP = OutputCommands(pump_on=True, advance_open=True, release_open=False)
@@ -89,29 +88,31 @@ def ssr_levels(press, cfg):
     return [press.pin_factory.level(z.ssr_pin) for z in cfg.zones]
 
 
-def test_outputs_are_safe_after_an_exception_in_the_logic():
-    cfg = sim_config()
-    clock, press = sim_press(cfg)
+def test_outputs_are_safe_after_an_exception_in_the_core(tmp_path):
+    daemon, press, clock = sim_daemon(tmp_path)
+    daemon.submit("set", {"setpoints_c": {"top": 150.0, "bottom": 150.0}})
+    real_tick = daemon.core.tick
 
-    class Boom(ManualOutputs):
-        def tick(self, sample, now_s):
-            if now_s > 1.0:
-                raise RuntimeError("controller bug")
-            return HEAT
+    def tick(sample, now_s, overruns=0):
+        if now_s > 5.0:
+            raise RuntimeError("controller bug")
+        return real_tick(sample, now_s, overruns)
+    daemon.core.tick = tick
     with pytest.raises(RuntimeError):
-        Daemon(cfg, clock, Boom(), backend=press, log=lambda s: None).run(5.0)
-    assert ssr_levels(press, cfg) == [0.0, 0.0]
+        daemon.run(60.0)
+    assert ssr_levels(press, daemon.cfg) == [0.0, 0.0]
 
 
-def test_sigterm_stops_the_daemon_with_outputs_safe():
-    cfg = sim_config()
-    clock, press = sim_press(cfg)
-    logic = ManualOutputs()
-    logic.set(HEAT)
-    daemon = Daemon(cfg, clock, logic, backend=press, log=lambda s: None)
-    logic.tick = lambda s, now: (os.kill(os.getpid(), signal.SIGTERM) if now > 2 else None) or HEAT
-    daemon.run(60.0)
-    assert clock.now() < 3.0 and ssr_levels(press, cfg) == [0.0, 0.0]
+def test_sigterm_stops_the_daemon_with_outputs_safe(tmp_path):
+    daemon, press, clock = sim_daemon(tmp_path)
+    daemon.submit("set", {"setpoints_c": {"top": 150.0, "bottom": 150.0}})
+
+    def until(d):
+        if d.clock.now() > 2.0:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return False
+    daemon.run(60.0, until=until)
+    assert clock.now() < 3.0 and ssr_levels(press, daemon.cfg) == [0.0, 0.0]
 
 
 def test_release_valve_pin_is_de_energised_when_safe():
