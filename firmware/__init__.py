@@ -1,3 +1,3 @@
-"""hotpress firmware: the daemon that runs on the Raspberry Pi bolted to a heated hydraulic press."""
+"""hotpress firmware: the daemon on the Raspberry Pi bolted to a heated hydraulic press."""
 
 __version__ = "0.1.0"

@@ -65,6 +65,35 @@ class VirtualClock:
         self.advance(max(0.0, duration_s))
 
 
+class ThrottledClock(VirtualClock):
+    """Virtual time that never runs more than `speed` times faster than real time.
+
+    Time moves only when someone sleeps, exactly as `VirtualClock`, so a slow tick can never make
+    the loop 'late' in simulated time (no false overruns at high speed); each sleep also waits the
+    real time its virtual span is worth at `speed`, so a person can watch the run go by.
+    """
+
+    def __init__(self, speed: float, start_s: float = 0.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be > 0; use VirtualClock for as-fast-as-possible")
+        super().__init__(start_s)
+        self._speed = speed
+        self._real_start_s = time.monotonic()
+        self._virtual_start_s = start_s
+
+    def sleep_until(self, deadline_s: float) -> None:
+        if deadline_s <= self.now():
+            return
+        real_due_s = self._real_start_s + (deadline_s - self._virtual_start_s) / self._speed
+        remaining_s = real_due_s - time.monotonic()
+        if remaining_s > 0:
+            time.sleep(remaining_s)
+        super().sleep_until(deadline_s)
+
+    def sleep(self, duration_s: float) -> None:
+        self.sleep_until(self.now() + max(0.0, duration_s))
+
+
 class ScaledClock:
     """Virtual time that runs `speed` times faster than real time (speed 1 is real time)."""
 

@@ -180,7 +180,7 @@ class PressOutputs:
         return out
 
     def apply(self, cmd: OutputCommands) -> None:
-        """Set every output from `cmd`: valves before the pump, so flow has a path when it starts."""
+        """Set every output from `cmd`: valves first, so the pump has a flow path."""
         for name, ssr in self.ssrs.items():
             ssr.set_duty(cmd.heater_duty.get(name, 0.0))
             ssr.tick()

@@ -64,6 +64,11 @@ class Scheduler:
         """Ask the loop to return after the tick in progress."""
         self._stop = True
 
+    @property
+    def stopped(self) -> bool:
+        """True once `stop()` has been called."""
+        return self._stop
+
     def next_deadline(self) -> float:
         if self._start_s is None:
             self._start_s = self.clock.now()

@@ -1,0 +1,397 @@
+"""Parts of the pressure controller (pressure.py): its vocabulary, what it learns of the circuit,
+the pressure estimate it steers by, and the pump.
+
+A valve path (fast advance, slow press, release) moves the line at a speed: constant for the
+pump-fed paths, `speed * sqrt(p)` through the release needle. Opening for `tau` of command moves
+it `speed * (tau - dead_s)`: dead time = on less off delay (> 0 for a normally closed feed valve,
+< 0 for the normally open release valve, whose pulses are stretched). After a run's close command
+the line moves on for `lag_s` (off delay, plus pump run-down if the pump stops first): the early
+cut-off stops `speed * lag_s` short. Speed and dead time are a weighted least-squares fit of
+measured steps on command length, the lag comes from each stop's overshoot; all bounded, so a
+failed pump or stuck valve teaches nothing absurd. `PressureEstimator` averages the transducer
+only while no valve moves the line; each step starts a new quiet segment from the level the path
+model predicts, which readings then confirm; the drift is the slope pooled within segments.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+
+# Nominal reference circuit (reference/plant.md), used until the press has taught better.
+NOMINAL_FAST_MPA_PER_S = 30.0  # 0.8 L/min into ~0.42 cm^3/MPa after contact: ~32 MPa/s
+NOMINAL_SLOW_MPA_PER_S = 1.5  # the press valve's orifice passes ~5 % of the flow
+NOMINAL_RELEASE_RATE = 5.0  # MPa^0.5/s: the needle empties 9.3 MPa at ~15 MPa/s
+VALVE_ON_DELAY_S = 0.035  # plant.md: solenoids open in 20-50 ms ...
+VALVE_OFF_DELAY_S = 0.02  # ... and close in 10-30 ms: mid-range estimates
+# Learning.
+RATE_BOUND_FACTOR = 4.0  # a learnt speed stays within 1/4..4x its nominal value
+DEAD_BOUND_S = 0.06  # |dead time| <= the slowest on delay and a tick of slack
+LAG_MAX_S = 0.4  # off delay 30 ms + pump run-down 300 ms + slack
+LAG_GAIN = 0.8  # share of the newest stop's lag taken in, when that is measured ...
+LAG_NOISE_SCALE_S = 0.004  # ... to better than this (fast path ~1 ms; slow path ~10 ms: less)
+FIT_FORGET = 0.85  # weight left to older steps per new one: ~7 steps of memory
+RIDGE_SPEED_S2 = 0.09  # short pulses alone cannot tell speed from dead time: the fit leans on
+RIDGE_OFFSET = 0.3  # the nominal values as much as a 0.3 s pulse would (speed), 0.3 pulse (offset)
+PLAUSIBLE_RATIO = (0.3, 3.0)  # longer steps this far off the prediction teach nothing (faults)
+MIN_OPEN_S = 0.004  # a pulse must hold the valve open this long to count
+SQRT_FLOOR_MPA = 0.05  # the orifice law near zero: never divide by sqrt(0)
+# Estimation.
+LEVEL_TAU_S = 2.0  # averaging of quiet readings: 0.035 MPa rms -> ~0.0025 MPa at 50 Hz
+DRIFT_TAU_S = 15.0  # drift changes over minutes, but switches when the heating stops
+DRIFT_MIN_SXX_S2 = 2.0  # quiet time-spread (s^2 x readings) needed before trusting a slope
+STEP_UNCERTAINTY_FRAC = 0.3  # a predicted step is known to ~30 %: it counts as (noise / 30 %
+PRIOR_MAX_S = 0.5  # of the step)^2 readings, at most 0.5 s of them: big steps trust readings
+NOISE_TAU_S = 20.0
+NOISE_DEFAULT_MPA = 0.035  # 0.05 % of a 70 MPa transducer, until measured
+WINDOW_MAX = 16
+RUN_WINDOW = 8  # readings averaged while the slow or release path moves the line
+# Pump.
+PUMP_SPINUP_S = 0.15  # a small induction motor reaches speed in 50-100 ms
+PUMP_MIN_OFF_S = 5.0  # motor starts heat the winding: rest between them
+PUMP_LINGER_S = 30.0  # run on if the next top-up is due within this: <= 2 starts/min
+PUMP_STOP_AFTER_S = 1.0  # see the last top-up settle before stopping
+HOLD_STROKE_S = 180.0  # a pump idling through top-ups rests after this (dead-heading heats oil)
+
+
+class Phase(enum.Enum):
+    """What the pressure controller is doing; the diagram is in pressure.py's docstring."""
+
+    IDLE = "idle"
+    APPROACH = "approach"
+    RAMP = "ramp"
+    HOLD = "hold"
+    RELEASE = "release"
+
+
+class PressureFault(enum.Enum):
+    """Why the controller stopped pumping. SENSOR clears when readings return; the rest latch."""
+
+    SENSOR = "sensor"  # no valid reading: pump off, feed valves closed, line locked
+    APPROACH_TIMEOUT = "approach_timeout"  # no contact within approach_limit_s of pumping
+    NO_RISE = "no_rise"  # pumping raised (almost) no pressure: pump failed, hose burst
+    RUN_LIMIT = "run_limit"  # one pump run went past its stroke time limit
+
+
+@dataclass(frozen=True)
+class HydraulicCommand:
+    """Outputs for one tick in flow terms; copy the fields into OutputCommands."""
+
+    pump_on: bool = False
+    advance_open: bool = False
+    press_open: bool = False
+    release_open: bool = True  # normally open: open is the safe state
+    prop_duty: float | None = None  # proportional relief duty 0..1; None when none is fitted
+
+
+@dataclass(frozen=True)
+class PathLearnt:
+    """What is known of one valve path (speed: MPa/s, or MPa^0.5/s for the release orifice)."""
+
+    speed: float
+    dead_s: float
+    lag_s: float
+
+
+_FEED_DEAD_S = VALVE_ON_DELAY_S - VALVE_OFF_DELAY_S
+
+
+@dataclass(frozen=True)
+class Learnt:
+    """Everything learnt of a press: keep it, and seed the next controller with it."""
+
+    fast: PathLearnt = PathLearnt(NOMINAL_FAST_MPA_PER_S, _FEED_DEAD_S, VALVE_OFF_DELAY_S)
+    slow: PathLearnt = PathLearnt(NOMINAL_SLOW_MPA_PER_S, _FEED_DEAD_S, VALVE_OFF_DELAY_S)
+    release: PathLearnt = PathLearnt(NOMINAL_RELEASE_RATE, -_FEED_DEAD_S, VALVE_ON_DELAY_S)
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """One cut-off: where a run should have ended, where the cut-off said, where it settled."""
+
+    path: str
+    level_mpa: float
+    predicted_mpa: float
+    settled_mpa: float
+    lag_s: float  # the learnt lag the cut-off used
+
+    @property
+    def overshoot_mpa(self) -> float:
+        """How far past its level the run went (MPa; negative: stopped short)."""
+        return self.settled_mpa - self.level_mpa
+
+    @property
+    def error_mpa(self) -> float:
+        """Settled less predicted (MPa): what the learnt lag still got wrong."""
+        return self.settled_mpa - self.predicted_mpa
+
+
+@dataclass
+class Step:
+    """One valve action: a pulse of `ticks`, or a run (`ticks` None) ended by its cut-off."""
+
+    path: str  # "fast", "slow" or "release"
+    t_open: float
+    ticks: int | None
+    p_start: float  # level when it began: from readings alone if ...
+    verified: bool  # ... there were enough since the last step: then it can be learnt from
+    approach: bool = False  # began before contact
+    tau_s: float = 0.0  # filled in at close: command length,
+    t_close: float = 0.0
+    quiet_from: float = 0.0  # when readings count again,
+    predicted_delta: float = 0.0  # the model's step,
+    p_close: float = 0.0  # the estimate at close,
+    stop_level: float | None = None  # the level a cut-off stopped it at,
+    capped: bool = False  # and whether a proportional relief trimmed it
+
+    @property
+    def sign(self) -> float:
+        """+1 for the feed paths, -1 for the release path."""
+        return -1.0 if self.path == "release" else 1.0
+
+    def pulse_over(self, t_s: float, dt_s: float) -> bool:
+        """True at the tick that ends this pulse (never for a run)."""
+        return self.ticks is not None and t_s >= self.t_open + (self.ticks - 0.5) * dt_s
+
+    @property
+    def window(self) -> int:
+        """Readings averaged while this step's run moves the line (fast: noise is negligible)."""
+        return 1 if self.path == "fast" else RUN_WINDOW
+
+
+class PathModel:
+    """One valve path: its speed, dead time and cut-off lag, learnt from what its steps did."""
+
+    def __init__(self, name: str, learnt: PathLearnt, sqrt_law: bool = False) -> None:
+        self.name = name
+        self.sqrt_law = sqrt_law
+        self.speed_param = learnt.speed
+        self.dead_s = min(DEAD_BOUND_S, max(-DEAD_BOUND_S, learnt.dead_s))
+        self.lag_s = min(LAG_MAX_S, max(0.0, learnt.lag_s))
+        self._nominal = learnt.speed
+        self._sums = [0.0] * 5  # weight, x, y, xx, xy of (tau, delta / unit), forgetting
+        self._dead0 = self.dead_s
+
+    @property
+    def learnt(self) -> PathLearnt:
+        """The current figures, for saving."""
+        return PathLearnt(self.speed_param, self.dead_s, self.lag_s)
+
+    def speed(self, p_mpa: float) -> float:
+        """How fast the path moves the line at `p_mpa` (MPa/s, > 0)."""
+        if self.sqrt_law:
+            return self.speed_param * math.sqrt(max(p_mpa, SQRT_FLOOR_MPA))
+        return self.speed_param
+
+    def step(self, tau_s: float, p_mpa: float) -> float:
+        """Pressure moved (MPa, >= 0) by `tau_s` of open command at `p_mpa`."""
+        return self.speed(p_mpa) * max(0.0, tau_s - self.dead_s)
+
+    def min_ticks(self, dt_s: float) -> int:
+        """The shortest pulse, in ticks of `dt_s`, that opens the valve at all."""
+        return max(1, math.ceil((self.dead_s + MIN_OPEN_S) / dt_s - 1e-9))
+
+    def resolution(self, p_mpa: float, dt_s: float) -> float:
+        """The smallest step this path can make at `p_mpa` with ticks of `dt_s` (MPa)."""
+        return self.step(self.min_ticks(dt_s) * dt_s, p_mpa)
+
+    def ticks_for(self, delta_mpa: float, p_mpa: float, dt_s: float, at_most: bool = False) -> int:
+        """Pulse length (ticks) that moves the line by `delta_mpa`, 0 if below the resolution.
+        `at_most`: round down (never more than `delta_mpa`) instead of to the nearest."""
+        ticks = (delta_mpa / self.speed(p_mpa) + self.dead_s) / dt_s
+        n = math.floor(ticks + 1e-9) if at_most else round(ticks)
+        return n if n >= self.min_ticks(dt_s) else 0
+
+    def learn_step(self, tau_s: float, delta_mpa: float, p_mpa: float) -> None:
+        """Take in a measured step (MPa, >= 0) of a pulse or run of `tau_s` command."""
+        predicted = self.step(tau_s, p_mpa)
+        if predicted <= 0.0:
+            return
+        short = tau_s < self.dead_s + 2 * DEAD_BOUND_S  # noisy, and may not have opened at all
+        if short or PLAUSIBLE_RATIO[0] <= delta_mpa / predicted <= PLAUSIBLE_RATIO[1]:
+            delta_mpa = min(max(0.0, delta_mpa), PLAUSIBLE_RATIO[1] * predicted)
+            unit = self.speed(p_mpa) / self.speed_param
+            self._sums = _plus([v * FIT_FORGET for v in self._sums], tau_s, delta_mpa / unit, 1.0)
+            self._fit()
+
+    def learn_from(self, s: Step, level: float, n: int,
+                   est: PressureEstimator) -> tuple[StopRecord | None, float | None]:
+        """Learn what closed step `s` did, measured once settled as `level` (MPa, from `n`
+        readings): the cut-off lag if a cut-off stopped it, its size if it began from a measured
+        level. Returns the stop record (None if no cut-off) and the step seen (MPa, or None)."""
+        record = None
+        if s.stop_level is not None:
+            speed = self.speed(s.p_close)
+            record = StopRecord(s.path, s.stop_level, s.p_close + s.sign * speed * self.lag_s,
+                                level, self.lag_s)
+            noise = est.noise_mpa * math.sqrt(1 / s.window + 1 / n)
+            self.learn_lag(s.sign * (level - s.p_close) / speed, noise / speed)
+        if not s.verified or s.capped:
+            return record, None
+        seen = s.sign * (level - s.p_start - est.drift_mpa_per_s * s.tau_s)
+        self.learn_step(s.tau_s, seen, (level + s.p_start) / 2)
+        return record, seen
+
+    def learn_lag(self, lag_obs_s: float, noise_s: float) -> None:
+        """Move the cut-off lag toward the one a stop just showed, the less so the noisier that
+        was (`noise_s`: its standard error); bounded to 0..LAG_MAX_S."""
+        gain = LAG_GAIN / (1.0 + (noise_s / LAG_NOISE_SCALE_S) ** 2)
+        self.lag_s = min(LAG_MAX_S, max(0.0, self.lag_s + gain * (lag_obs_s - self.lag_s)))
+
+    def _fit(self) -> None:
+        """Ridge least squares of delta = a tau + b, leaning on a = speed0, b = -speed0 dead0."""
+        w, sx, sy, sxx, sxy = self._sums
+        m11, m22 = sxx + RIDGE_SPEED_S2, w + RIDGE_OFFSET
+        r1 = sxy + RIDGE_SPEED_S2 * self._nominal
+        r2 = sy - RIDGE_OFFSET * self._nominal * self._dead0
+        det = m11 * m22 - sx * sx  # > 0: the ridge terms make the matrix positive definite
+        a, b = (r1 * m22 - sx * r2) / det, (m11 * r2 - sx * r1) / det
+        bound = RATE_BOUND_FACTOR
+        self.speed_param = min(self._nominal * bound, max(self._nominal / bound, a))
+        self.dead_s = min(DEAD_BOUND_S, max(-DEAD_BOUND_S, -b / self.speed_param))
+
+
+def _plus(s: list[float], x: float, y: float, w: float) -> list[float]:
+    return [s[0] + w, s[1] + w * x, s[2] + w * y, s[3] + w * x * x, s[4] + w * x * y]
+
+
+class PressureEstimator:
+    """The line pressure now (MPa) from noisy readings and what the valves were told to do.
+
+    Each tick is one of `quiet` (no valve moves the line: average, learn the drift), `moving` (a
+    valve is open: a short, lag-corrected window of raw readings) or `settling` (readings ignored
+    while a valve closes); `restart` begins a quiet segment from a predicted level.
+    """
+
+    def __init__(self) -> None:
+        self.level: float | None = None
+        self.noise_mpa = NOISE_DEFAULT_MPA
+        self._t0 = 0.0  # start of the quiet segment; times below are relative to it
+        self._lvl = [0.0, 0.0, 0.0]  # EW weight, sum y, sum t (LEVEL_TAU_S)
+        self._n = 0  # readings in the segment
+        self._prior: tuple[float, float] | None = None  # predicted level at t0, its weight
+        self._cur = [0.0] * 5  # EW weight, t, y, tt, ty of the segment (DRIFT_TAU_S)
+        self._pool = [0.0, 0.0]  # centred sxx, sxy of finished segments, decaying
+        self._window: deque[float] = deque(maxlen=WINDOW_MAX)
+        self._last_t: float | None = None
+
+    @property
+    def drift_mpa_per_s(self) -> float:
+        """Natural drift of the locked line (MPa/s): creep and leak < 0, stack heating > 0."""
+        cs = _centred(self._cur)
+        sxx, sxy = self._pool[0] + cs[0], self._pool[1] + cs[1]
+        return sxy / sxx if sxx > DRIFT_MIN_SXX_S2 else 0.0
+
+    def sigma(self, dt_s: float) -> float:
+        """Standard error of the quiet estimate with readings every `dt_s` (MPa)."""
+        return self.noise_mpa * math.sqrt(dt_s / (2 * LEVEL_TAU_S))
+
+    def quiet(self, t_s: float, y_mpa: float) -> None:
+        """A reading while no valve moves the line."""
+        dt_s = self._tick(t_s)
+        if self.level is not None and self._n > 2:
+            k = min(1.0, dt_s / NOISE_TAU_S)
+            r2 = min((y_mpa - self.level) ** 2, 0.01)
+            self.noise_mpa = math.sqrt((1 - k) * self.noise_mpa**2 + k * r2)
+        x, decay = t_s - self._t0, math.exp(-dt_s / LEVEL_TAU_S)
+        w, sy, st = (v * decay for v in self._lvl)
+        self._lvl = [w + 1.0, sy + y_mpa, st + x]
+        if self._prior is not None:
+            self._prior = (self._prior[0], self._prior[1] * decay)
+        self._cur = _plus([v * math.exp(-dt_s / DRIFT_TAU_S) for v in self._cur], x, y_mpa, 1.0)
+        self._n += 1
+        self.level = self.at(t_s)
+
+    def moving(self, t_s: float, y_mpa: float, speed_mpa_per_s: float, window: int) -> None:
+        """A reading while a valve moves the line at about `speed_mpa_per_s` (signed): the mean
+        of the last `window` readings, carried forward to now at that speed."""
+        dt_s = self._tick(t_s)
+        self._window.append(y_mpa)
+        recent = list(self._window)[-max(1, window):]
+        lag_s = (len(recent) - 1) / 2.0 * dt_s
+        self.level = sum(recent) / len(recent) + speed_mpa_per_s * lag_s
+
+    def settling(self, t_s: float, predicted_mpa: float) -> None:
+        """A tick whose reading is ignored (a valve closing): the level is the prediction."""
+        self._tick(t_s)
+        self.level = predicted_mpa
+
+    def restart(self, t_from_s: float, predicted_mpa: float | None, dt_s: float,
+                step_mpa: float = 0.0) -> None:
+        """Begin a quiet segment at `t_from_s` from a level predicted after a step of `step_mpa`
+        (None: trust the readings alone)."""
+        cs = _centred(self._cur)
+        self._pool = [self._pool[0] + cs[0], self._pool[1] + cs[1]]
+        self._t0, self._n = t_from_s, 0
+        self._lvl, self._cur = [0.0, 0.0, 0.0], [0.0] * 5
+        sigma = math.hypot(STEP_UNCERTAINTY_FRAC * step_mpa, self.noise_mpa / RUN_WINDOW**0.5)
+        weight = min(PRIOR_MAX_S / max(dt_s, 1e-3), (self.noise_mpa / sigma) ** 2)
+        self._prior = None if predicted_mpa is None else (predicted_mpa, weight)
+        self._window.clear()
+        if predicted_mpa is not None:
+            self.level = predicted_mpa
+
+    def at(self, t_s: float) -> float | None:
+        """The estimate at `t_s`: quiet readings and the prior, carried along the drift."""
+        d, x = self.drift_mpa_per_s, t_s - self._t0
+        w, sy, st = self._lvl
+        num, den = sy + d * (w * x - st), w
+        if self._prior is not None:
+            num += self._prior[1] * (self._prior[0] + d * x)
+            den += self._prior[1]
+        return num / den if den > 0 else self.level
+
+    def measured_at(self, t_s: float) -> tuple[float | None, int]:
+        """Readings-only level of this segment at `t_s` (no prior), and how many readings."""
+        w, sy, st = self._lvl
+        if self._n == 0 or w <= 0:
+            return None, 0
+        return sy / w + self.drift_mpa_per_s * (t_s - self._t0 - st / w), self._n
+
+    def _tick(self, t_s: float) -> float:
+        dt_s = 0.0 if self._last_t is None else max(0.0, t_s - self._last_t)
+        self._last_t = t_s
+        decay = math.exp(-dt_s / DRIFT_TAU_S)
+        self._pool = [v * decay for v in self._pool]
+        return dt_s
+
+
+def _centred(c: list[float]) -> tuple[float, float]:
+    """Centred (sxx, sxy) of weighted sums (w, t, y, tt, ty)."""
+    w, st, sy, stt, sty = c
+    if w < 2:
+        return 0.0, 0.0
+    return stt - st * st / w, sty - st * sy / w
+
+
+class Pump:
+    """The pump motor: on/off, starts counted, spin-up, minimum off time."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.starts = 0
+        self.since = self.stopped = -math.inf  # last start, last stop (s)
+        self.deadline_s = 0.0  # a run still going at this time has run too long
+
+    def start(self, t_s: float, urgent: bool, deadline_s: float) -> bool:
+        """Run it (a restart within PUMP_MIN_OFF_S only if `urgent`); True once up to speed."""
+        if self.on:
+            return t_s - self.since >= PUMP_SPINUP_S
+        if urgent or t_s - self.stopped >= PUMP_MIN_OFF_S:
+            self.on, self.since, self.starts = True, t_s, self.starts + 1
+            self.deadline_s = deadline_s
+        return False
+
+    def stop(self, t_s: float) -> None:
+        """Switch it off (a no-op if off)."""
+        if self.on:
+            self.on, self.stopped = False, t_s
+
+    def rest(self, t_s: float, last_feed_s: float, due_s: float) -> None:
+        """Stop once the last top-up (at `last_feed_s`) has settled, unless the next is due
+        within PUMP_LINGER_S (`due_s` from now); stop anyway after HOLD_STROKE_S of running."""
+        settled = t_s - max(last_feed_s, self.since) >= PUMP_STOP_AFTER_S
+        if self.on and settled and (due_s > PUMP_LINGER_S or t_s - self.since > HOLD_STROKE_S):
+            self.stop(t_s)
