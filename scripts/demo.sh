@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The demo: the reference simulated press for a minute of virtual time with both heaters on.
-# (Extended to a whole recipe through broker, daemon, host CLI and plot as those land.)
+# `make demo`: broker, daemon on the simulated press, host CLI, logger and plot (scripts/demo.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/hotpressd --sim --speed 0 --duration 60 --heat 1.0
+exec .venv/bin/python scripts/demo.py
