@@ -37,7 +37,8 @@ def released(cfg: SafetyConfig, obs: Observation) -> str | None:
 
 class OverPressureCheck:
     """OVER_PRESSURE: line pressure, ram force, or the recipe's sample force above its limit by
-    more than `over_pressure_margin_fraction`. Warns at the limit itself.
+    more than `over_pressure_margin_fraction`. Warns half-way into the margin: a hold at the
+    recipe's own target sits on its limit, so warning at the limit itself would fire on noise.
     """
 
     codes = frozenset({FaultCode.OVER_PRESSURE})
@@ -65,7 +66,7 @@ class OverPressureCheck:
             text = f"{subject} {value:.2f} {unit} against a limit of {limit:g} {unit}"
             if value > trip_at:
                 found.append(obs.trip(FaultCode.OVER_PRESSURE, subject, text, **values))
-            elif value >= limit:
+            elif value >= limit * (1.0 + self.cfg.over_pressure_margin_fraction / 2.0):
                 found.append(obs.warn(FaultCode.OVER_PRESSURE, subject, text, **values))
         return found
 

@@ -27,9 +27,14 @@ def test_over_pressure_trips_on_each_limit(p_mpa, recipe_kn, subjects) -> None:
     assert all(f.code is OVER for f in verdict.latched)
 
 
-def test_at_the_limit_is_a_warning_only() -> None:
-    verdict = Rig().tick(p=64.0)  # 203 kN: at the force limit, not yet 5 % over it
+def test_half_way_into_the_margin_is_a_warning_only() -> None:
+    verdict = Rig().tick(p=65.0)  # 206 kN: 3 % over the 200 kN force limit, not yet 5 %
     assert verdict.ok and {w.subject for w in verdict.warnings} == {"force"}
+
+
+def test_at_the_limit_itself_is_quiet() -> None:
+    verdict = Rig().tick(p=63.2)  # 200.4 kN: a hold at its target sits here
+    assert verdict.ok and not verdict.warnings
 
 
 @pytest.mark.parametrize(("c", "window_s"), [
