@@ -111,7 +111,9 @@ def test_operator_wait_is_confirmed_by_skip():
 def test_target_not_reached_in_max_wait_aborts():
     eng = RunEngine(ZONES)
     eng.start(recipe(HEAT + 'max_wait_min = 1\n' + HOLD), None, "r1")
-    _, events, _ = run_for(eng, obs(30.0), 61)
+    _, events, t = run_for(eng, obs(30.0), 12 * 60 + 50)  # the 12 min ramp: no timeout yet
+    assert eng.state is RunState.RUNNING
+    _, events, _ = run_for(eng, obs(30.0), 15, t0=t)
     assert eng.last_outcome is Outcome.ABORTED and "timeout" in [e.kind for e in events]
 
 

@@ -83,6 +83,8 @@ class RunEngine:
         self._phase_s = 0.0  # time in the current breathe half-cycle after reaching its target
         self._reached = False
         self._operator_ok = False
+        self._ramp_s: float | None = None  # this step's planned ramp time, from its first tick
+        self._breathe_high_kn = 0.0
 
     # ---- commands --------------------------------------------------------------------------
     def start(self, recipe: Recipe, plan: Plan | None, run_id: str) -> list[Event]:
@@ -150,6 +152,8 @@ class RunEngine:
         step = self.current_step
         assert step is not None
         events: list[Event] = []
+        if self._ramp_s is None:
+            self._ramp_s = self._planned_ramp_s(step, obs)
         if (step.kind is StepKind.PRESS and self._phase == 0
                 and (not step.require_temp_in_band or self._all_in_band(obs, step.band_c))):
             self._apply_pressure(step)
@@ -180,6 +184,7 @@ class RunEngine:
         self.step_index = index
         self._step_s, self._band_since_s, self._phase, self._phase_s = 0.0, None, 0, 0.0
         self._reached = self._operator_ok = False
+        self._ramp_s = None
         step = self.recipe.steps[index]
         if step.temp is not None:
             for zone in self.zones:
@@ -192,6 +197,7 @@ class RunEngine:
             self._force_kn, self._rate = 0.0, self._kn_rate(step)
         elif step.kind is StepKind.BREATHE and step.pressure is not None:
             self._apply_pressure(step)
+        self._breathe_high_kn = self._force_kn  # breathe returns to this between releases
         events = [Event("step_started",
                         f"step {index + 1}/{len(self.recipe.steps)}: {step.kind.value}"
                         + (f" ({step.label})" if step.label else ""), self._where())]
@@ -238,10 +244,20 @@ class RunEngine:
         return [ev, *self._next_step()]
 
     # ---- end conditions --------------------------------------------------------------------
+    def _planned_ramp_s(self, step: Step, obs: Observed) -> float:
+        """How long the step's temperature ramp takes by plan: `max_wait` counts after it, since
+        it bounds the wait for the plant to arrive, not the ramp the recipe itself asked for."""
+        if step.temp is None or not step.ramp_c_per_min:
+            return 0.0
+        spans = [abs(t - obs.temps_c[z]) for z, t in self._temps.items()
+                 if obs.temps_c.get(z) is not None]
+        return max(spans, default=0.0) / step.ramp_c_per_min * 60.0
+
     def _end_reached(self, step: Step, obs: Observed) -> tuple[bool, bool]:
         """(done, timed_out) for the current step."""
         end = step.end
-        waited_too_long = end.max_wait_s is not None and self._step_s > end.max_wait_s
+        waited_s = self._step_s - (self._ramp_s or 0.0)
+        waited_too_long = end.max_wait_s is not None and waited_s > end.max_wait_s
         if end.kind is EndKind.TIME:
             return self._step_s >= (end.duration_s or 0.0), False
         if end.kind is EndKind.OPERATOR:
@@ -287,7 +303,7 @@ class RunEngine:
     def _breathe(self, step: Step, obs: Observed, dt_s: float) -> list[Event]:
         """Alternate between the low and the high pressure, dwelling at each once reached."""
         spec = step.breathe
-        assert spec is not None and step.pressure is not None and self.recipe is not None
+        assert spec is not None and self.recipe is not None
         if self._phase >= 2 * spec.cycles:
             return []
         if not self._force_reached(obs):
@@ -300,7 +316,7 @@ class RunEngine:
         going_low = self._phase % 2 == 1 and self._phase < 2 * spec.cycles
         geo = self.recipe.geometry
         low_kn = spec.release_to_mpa * geo.area_m2 * 1e3 if geo else 0.0
-        self._force_kn = low_kn if going_low else step.pressure.force_kn
+        self._force_kn = low_kn if going_low else self._breathe_high_kn
         return [Event("breathe", f"breathe cycle {(self._phase + 1) // 2}/{spec.cycles}: "
                       f"{'release' if going_low else 're-press'}", self._where())]
 
