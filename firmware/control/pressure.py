@@ -275,7 +275,7 @@ class PressureController:
             idle = self.phase is Phase.IDLE or not self._contact
             if idle or (self._step is not None and self._step.ticks is None):
                 self._lock(pump=idle)
-            if idle or self._step is not None or self._settling():
+            if idle or self._step is not None or self._t < self._quiet_from + LEDGER_WINDOW_S:
                 return
             self._freeze = self._hold_target = self._level()
         self._hold(self._freeze)
