@@ -193,6 +193,27 @@ class Daemon:
         if now_s >= self._next_log_s:
             self.log(format_sample(sample, self.cfg.ram_area_m2) + f"  {self.core.mode}")
             self._next_log_s += LOG_PERIOD_S
+        self._inner_pressure_loop(now_s)
+
+    def _inner_pressure_loop(self, tick_s: float) -> None:
+        """Between ticks, while pressing: pressure read and valve commands at `pressure_hz`.
+
+        Valve pulses last tens of milliseconds; at the 10 Hz tick the slow valve could only be
+        metered in 1.5 % steps of a typical target. Heaters, safety and records stay per tick;
+        the supervisor judges the commands applied here at the next tick (`last_commands`)."""
+        loop = self.cfg.loop
+        steps = max(1, round(loop.pressure_hz / loop.tick_hz))
+        if steps == 1 or not self.core.pressure_active():
+            return
+        period_s = 1.0 / (loop.tick_hz * steps)
+        for k in range(1, steps):
+            self.clock.sleep_until(tick_s + k * period_s)
+            if self.scheduler.stopped:
+                return
+            cmd = self.core.pressure_substep(self.io.read_pressure(), period_s)
+            if cmd is None:
+                return
+            self.io.apply_hydraulics(cmd)
 
     def _emit(self, events: list[Event], seqs: list[int | None] | None = None) -> None:
         for i, e in enumerate(events):

@@ -22,6 +22,11 @@ from typing import Any
 from firmware.config.build import Builder, Problem
 from firmware.config.model import PressConfig
 from firmware.config.validate import FIELD_RULES, OBJECT_RULES, check_press
+from firmware.config.validate_retrofit import (
+    RETROFIT_FIELD_RULES,
+    RETROFIT_OBJECT_RULES,
+    check_retrofit,
+)
 from firmware.errors import ConfigError
 
 __all__ = ["config_hash", "load_config", "parse_config", "parse_config_text", "read_config_text"]
@@ -65,10 +70,12 @@ def parse_config(data: Mapping[str, Any], source: str) -> PressConfig:
     that span tables (pins used twice, limits against each other) need a complete config, so they
     run only once that stage is clean.
     """
-    builder = Builder(FIELD_RULES, OBJECT_RULES)
+    builder = Builder({**FIELD_RULES, **RETROFIT_FIELD_RULES},
+                      {**OBJECT_RULES, **RETROFIT_OBJECT_RULES})
     config = builder.build(PressConfig, dict(data) if isinstance(data, Mapping) else data, "")
     _raise_if_any(builder.problems, source)
-    _raise_if_any([Problem(path, msg) for path, msg in check_press(config)], source)
+    spanning = check_press(config) + check_retrofit(config)
+    _raise_if_any([Problem(path, msg) for path, msg in spanning], source)
     return config
 
 

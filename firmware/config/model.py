@@ -10,18 +10,36 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from firmware.config.instruments import (
+    InstrumentConfig,
+    ManualConfig,
+    SerialPortConfig,
+    to_si,
+)
+
 
 @dataclass(frozen=True)
 class ZoneConfig:
-    """One heated platen (or a monitored sample thermocouple when `ssr_pin` is None)."""
+    """One heated platen (or a monitored sample thermocouple when `ssr_pin` is None).
+
+    Retrofit: `controller` names a Modbus temperature controller (an `[[instruments]]` table)
+    that keeps heating this zone; its PV is the zone's temperature unless `tc_cs_pin` gives one
+    of our own, and recipes reach it through its setpoint. Such a zone has no `ssr_pin`.
+    """
 
     name: str
-    tc_cs_pin: int
+    tc_cs_pin: int | None
     ssr_pin: int | None
     heater_w: float
     max_temp_c: float
     ssr_active_high: bool = True
     ssr_window_s: float = 1.0
+    controller: str | None = None
+
+    @property
+    def heated(self) -> bool:
+        """True when recipes can heat this zone: through our SSR or an existing controller."""
+        return self.ssr_pin is not None or self.controller is not None
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,9 @@ class LimitsConfig:
 class LoopConfig:
     tick_hz: float = 10.0
     tc_period_s: float = 0.25  # MAX31855 converts in ~100 ms; never poll faster than that
+    # Inner pressure loop while the hydraulics are active: a 10 Hz tick can meter only 1.5 % of a
+    # 375 MPa target per slow-valve pulse; 50 Hz meters 0.2 % (see firmware/control/pressure.py).
+    pressure_hz: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -138,7 +159,9 @@ class SimConfig:
     press_valve_flow_fraction: float = 0.05
     leak_mpa_per_min_at_50: float = 0.2
     relief_crack_mpa: float = 70.0
-    release_orifice_m3_per_s_per_sqrt_pa: float = 2.0e-9
+    # A needle set for controlled release: 9 MPa falls in ~10 s (2e-9 dumped it in 1.3 s, so
+    # the shortest opening took 1.6-17 % off a hold: no needle is set that open on a real press).
+    release_orifice_m3_per_s_per_sqrt_pa: float = 3.0e-10
     valve_on_delay_s: float = 0.03
     valve_off_delay_s: float = 0.02
     pump_rundown_s: float = 0.2
@@ -158,19 +181,63 @@ class BackendConfig:
 
 @dataclass(frozen=True)
 class PressConfig:
-    """A whole press: what `hotpressd` loads from one TOML file."""
+    """A whole press: what `hotpressd` loads from one TOML file.
+
+    `transducer` and `hydraulics` may be left out only by a retrofit press: a manual press
+    (`pressure_mode = "manual"`) has no pump or valves, and may read its pressure or force from a
+    serial instrument instead of the ADS1115 (validate.py says which combinations are allowed).
+    """
 
     id: str
     zones: tuple[ZoneConfig, ...]
-    transducer: TransducerConfig
+    transducer: TransducerConfig | None
     ram_bore_mm: float
-    hydraulics: HydraulicsConfig
+    hydraulics: HydraulicsConfig | None
     inputs: InputsConfig
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
     sample_tc_cs_pin: int | None = None  # optional thermocouple at the sample, monitored only
     journal_dir: str = "/var/lib/hotpress"
+    pressure_mode: Literal["automatic", "manual"] = "automatic"
+    manual: ManualConfig = field(default_factory=ManualConfig)
+    serial_ports: tuple[SerialPortConfig, ...] = ()
+    instruments: tuple[InstrumentConfig, ...] = ()
+
+    @property
+    def is_manual(self) -> bool:
+        """True when the operator makes the pressure by hand (no pump or valves to drive)."""
+        return self.pressure_mode == "manual"
+
+    def instrument(self, name: str) -> InstrumentConfig:
+        """The instrument called `name` (KeyError naming the known instruments otherwise)."""
+        for inst in self.instruments:
+            if inst.name == name:
+                return inst
+        raise KeyError(f"no instrument {name!r}; instruments are "
+                       f"{[i.name for i in self.instruments]}")
+
+    @property
+    def pressure_instrument(self) -> InstrumentConfig | None:
+        """The serial instrument that reads line pressure or force, if the press has one."""
+        return next((i for i in self.instruments if i.measures in ("line_pressure", "force")),
+                    None)
+
+    @property
+    def position_instrument(self) -> InstrumentConfig | None:
+        """The serial instrument that reads ram position, if the press has one."""
+        return next((i for i in self.instruments if i.measures == "position"), None)
+
+    @property
+    def pressure_range_mpa(self) -> float:
+        """Line pressure at the pressure sensor's full scale: what the press can see (MPa)."""
+        if self.transducer is not None:
+            return self.transducer.range_mpa
+        inst = self.pressure_instrument
+        if inst is None or inst.full_scale is None:
+            return self.limits.max_line_pressure_mpa
+        value = to_si(inst.measures, inst.unit, inst.full_scale)
+        return value if inst.measures == "line_pressure" else value / (self.ram_area_m2 * 1e3)
 
     @property
     def ram_area_m2(self) -> float:

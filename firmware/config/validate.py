@@ -181,6 +181,7 @@ FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (LimitsConfig, "max_force_kn"): AtLeast(0.0, "kN", strict=True),
     (LoopConfig, "tick_hz"): Between(*TICK_RANGE_HZ, "Hz"),
     (LoopConfig, "tc_period_s"): Between(*TC_PERIOD_RANGE_S, "s"),
+    (LoopConfig, "pressure_hz"): Between(*TICK_RANGE_HZ, "Hz"),
     (BackendConfig, "spi_bus"): NON_NEGATIVE,
     (SimConfig, "ambient_c"): Between(-40.0, 60.0, "C"),
     (SimConfig, "press_valve_flow_fraction"): Between(0.001, 1.0),
@@ -210,11 +211,12 @@ _sim_rules()
 
 
 def check_zone(zone: ZoneConfig) -> list[tuple[str, str]]:
-    """A zone with an SSR needs a real heater; a monitor-only zone may say 0 W."""
+    """A heated zone (SSR or controller) needs a real heater; a monitor-only zone may say 0 W."""
     lo = HEATER_RANGE_W[0]
-    if zone.ssr_pin is not None and zone.heater_w < lo:
-        return [("heater_w", f"{_num(zone.heater_w)} W is below {_num(lo)} W for a zone with an "
-                 "ssr_pin (omit ssr_pin for a monitor-only thermocouple)")]
+    if zone.heated and zone.heater_w < lo:
+        by = "an ssr_pin" if zone.controller is None else "a controller"
+        return [("heater_w", f"{_num(zone.heater_w)} W is below {_num(lo)} W for a zone with "
+                 f"{by} (omit {by.split()[-1]} for a monitor-only thermocouple)")]
     return []
 
 
@@ -254,6 +256,8 @@ def _valve_open_when_safe(out: OutputConfig) -> bool:
 def check_hydraulics_safe(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     """On any trip the pump stops, the feed valves close and the release valve dumps pressure."""
     h = cfg.hydraulics
+    if h is None:  # a manual press: nothing to drive safe (validate_retrofit checks it may)
+        return
     if h.pump.safe_energised:
         yield "hydraulics.pump.safe_energised", "true would run the pump on every trip"
     if not _valve_open_when_safe(h.release_valve):
@@ -268,14 +272,15 @@ def check_hydraulics_safe(cfg: PressConfig) -> Iterator[tuple[str, str]]:
 def pin_uses(cfg: PressConfig) -> Iterator[tuple[str, int]]:
     """Every GPIO the config claims, with the key that claims it."""
     for i, z in enumerate(cfg.zones):
-        yield f"zones[{i}].tc_cs_pin", z.tc_cs_pin
+        if z.tc_cs_pin is not None:
+            yield f"zones[{i}].tc_cs_pin", z.tc_cs_pin
         if z.ssr_pin is not None:
             yield f"zones[{i}].ssr_pin", z.ssr_pin
     if cfg.sample_tc_cs_pin is not None:
         yield "sample_tc_cs_pin", cfg.sample_tc_cs_pin
     h = cfg.hydraulics
     for name in ("pump", "advance_valve", "release_valve", "press_valve", "proportional_valve"):
-        if getattr(h, name) is not None:
+        if h is not None and getattr(h, name) is not None:
             yield f"hydraulics.{name}.pin", getattr(h, name).pin
     for name in ("estop", "guard"):
         if getattr(cfg.inputs, name) is not None:
@@ -285,7 +290,8 @@ def pin_uses(cfg: PressConfig) -> Iterator[tuple[str, int]]:
 def check_pins(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     """Each GPIO used once, and none that the enabled SPI and I2C buses own."""
     # The sim checks this too: a sim config is a real wiring, so it moves to a Pi unchanged.
-    bus_pins = {**SPI_PINS.get(cfg.backend.spi_bus, {}), **I2C_PINS.get(cfg.transducer.i2c_bus, {})}
+    i2c = I2C_PINS.get(cfg.transducer.i2c_bus, {}) if cfg.transducer is not None else {}
+    bus_pins = {**SPI_PINS.get(cfg.backend.spi_bus, {}), **i2c}
     first_use: dict[int, str] = {}
     for path, gpio in pin_uses(cfg):
         if gpio in first_use:
@@ -298,7 +304,7 @@ def check_pins(cfg: PressConfig) -> Iterator[tuple[str, str]]:
 def check_channels(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     """The ram position sensor needs its own ADS1115 input and must fit the ADC range."""
     pos, t = cfg.inputs.ram_position, cfg.transducer
-    if pos is None:
+    if pos is None or t is None:  # without the ADS1115: validate_retrofit says what is missing
         return
     taken = {t.channel: "transducer.channel"}
     if t.kind == "ratiometric" and t.supply_channel is not None:
@@ -317,7 +323,7 @@ def check_limits(cfg: PressConfig) -> Iterator[tuple[str, str]]:
         if z.max_temp_c > lim.max_temp_c:
             yield (f"zones[{i}].max_temp_c", f"{_num(z.max_temp_c)} C is above "
                    f"limits.max_temp_c {_num(lim.max_temp_c)} C")
-    if lim.max_line_pressure_mpa > cfg.transducer.range_mpa:
+    if cfg.transducer is not None and lim.max_line_pressure_mpa > cfg.transducer.range_mpa:
         yield ("limits.max_line_pressure_mpa", f"{_num(lim.max_line_pressure_mpa)} MPa is above "
                f"transducer.range_mpa {_num(cfg.transducer.range_mpa)} MPa, so the over-pressure "
                "trip could never see it")
@@ -334,8 +340,9 @@ def check_zones(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     """At least one heated zone, and every zone name unique (names key telemetry and recipes)."""
     if not cfg.zones:
         yield "zones", "no zones; add at least one [[zones]] table with an ssr_pin"
-    elif not any(z.ssr_pin is not None for z in cfg.zones):
-        yield "zones", "no zone has an ssr_pin; at least one heated zone is needed"
+    elif not any(z.heated for z in cfg.zones):
+        either = " (or a controller)" if cfg.instruments else ""
+        yield "zones", f"no zone has an ssr_pin{either}; at least one heated zone is needed"
     seen: dict[str, int] = {}
     for i, z in enumerate(cfg.zones):
         if z.name in seen:

@@ -25,6 +25,9 @@ class OutputCommands:
     press_open: bool = False
     release_open: bool = True
     prop_duty: float = 0.0  # proportional relief valve, 0..1 of its max pressure
+    # Retrofit: zone -> setpoint (C) for the existing controller heating it (over Modbus);
+    # a zone left out gets its controller's safe setpoint (heating off).
+    controller_setpoints_c: dict[str, float] = field(default_factory=dict)
 
 
 SAFE_COMMANDS = OutputCommands()
@@ -184,6 +187,10 @@ class PressOutputs:
         for name, ssr in self.ssrs.items():
             ssr.set_duty(cmd.heater_duty.get(name, 0.0))
             ssr.tick()
+        self.apply_hydraulics(cmd)
+
+    def apply_hydraulics(self, cmd: OutputCommands) -> None:
+        """Pump and valves from `cmd`, valves first so the pump has a flow path."""
         self.release.set_open(cmd.release_open)
         self.advance.set_open(cmd.advance_open)
         if self.press is not None:

@@ -88,6 +88,14 @@ class PressIO:
             position=position, fresh_temps=fresh,
         )
 
+    def read_pressure(self) -> PressureResult:
+        """Only the line pressure: what the inner pressure loop needs between ticks."""
+        return self.transducer.read()
+
+    def apply_hydraulics(self, cmd: OutputCommands) -> None:
+        """Set pump and valves only (heater SSR windows advance once per tick, in `apply`)."""
+        self.outputs.apply_hydraulics(cmd)
+
     def apply(self, cmd: OutputCommands) -> None:
         """Set the outputs for this tick (states only: nothing here waits)."""
         self.outputs.apply(cmd)

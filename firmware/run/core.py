@@ -11,6 +11,7 @@ commands in and carries commands, events and records out.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from firmware.control.pressure import PressureController
 from firmware.control.temperature import ZoneController
 from firmware.hal.outputs import SAFE_COMMANDS, OutputCommands
 from firmware.hal.press_io import Sample
-from firmware.hal.types import PressureReading, TempReading
+from firmware.hal.types import PressureReading, PressureResult, TempReading
 from firmware.run.core_support import (
     control_mode,
     pressure_phase,
@@ -159,10 +160,11 @@ class PressCore:
             return Targets(), []
         self.autotune = None
         if tuner.state is AutotuneState.DONE and tuner.result is not None:
-            gains = tuner.result.simc_gains(tuner.result.dead_time_s)
-            self.zones[zone].pid.gains = gains
-            data = {"zone": zone, "result": tuner.result.to_dict(), "gains": gains.to_dict()}
-            return Targets(), [Event("autotune", f"autotune of {zone} done: {gains}", data)]
+            self.zones[zone].apply_autotune(tuner.result)
+            data = {"zone": zone, "result": tuner.result.to_dict()}
+            return Targets(), [Event("autotune", f"autotune of {zone} done: k' "
+                                     f"{tuner.result.slope_c_per_s_per_duty:.3f} C/s, dead time "
+                                     f"{tuner.result.dead_time_s:.1f} s", data)]
         return Targets(), [Event("autotune", f"autotune of {zone} failed: "
                                  f"{tuner.failure_reason}", {"zone": zone, "failed": True})]
 
@@ -185,7 +187,28 @@ class PressCore:
                                    targets.release, max(dt_s, 1e-3), hold=targets.hold_position)
         return OutputCommands(heater_duty=duties, pump_on=hyd.pump_on,
                               advance_open=hyd.advance_open, press_open=hyd.press_open,
-                              release_open=hyd.release_open, prop_duty=hyd.prop_duty)
+                              release_open=hyd.release_open, prop_duty=hyd.prop_duty or 0.0)
+
+    def pressure_active(self) -> bool:
+        """True while the hydraulics are under closed-loop control (worth an inner loop)."""
+        return (not self.last_verdict.latched
+                and self.pressure.phase.value in ("approach", "ramp", "hold", "release"))
+
+    def pressure_substep(self, pressure: PressureResult, dt_s: float) -> OutputCommands | None:
+        """One inner pressure-loop step between ticks: the same targets, a fresh reading.
+
+        Returns the commands to apply (heaters as they are), or None when nothing may move."""
+        if self.last_verdict.latched:
+            return None
+        t = self._targets
+        line_mpa = pressure.pressure_mpa if isinstance(pressure, PressureReading) else None
+        hyd = self.pressure.update(line_mpa, t.force_kn, t.rate_kn_per_s, t.release, dt_s,
+                                   hold=t.hold_position)
+        self.last_commands = dataclasses.replace(
+            self.last_commands, pump_on=hyd.pump_on, advance_open=hyd.advance_open,
+            press_open=hyd.press_open, release_open=hyd.release_open,
+            prop_duty=hyd.prop_duty or 0.0)
+        return self.last_commands
 
     def _safe(self) -> OutputCommands:
         for zc in self.zones.values():
