@@ -46,6 +46,8 @@ AIM_FRAC = 0.5  # top-ups aim this share of the band past target, against the dr
 URGENT_BANDS = 2.0  # beyond this many bands: act at once, restart the pump at once
 NOISE_SIGMAS = 3.0  # the band is never narrower than this many sigma of the estimate
 RUN_LIMIT_MARGIN_S, RUN_LIMIT_FACTOR = 30.0, 2.0  # stroke limit: planned x factor + margin
+SLOW_APPROACH_MARGIN_FRAC = 0.5  # fast approach only if its contact jump is under half the target
+SLOW_APPROACH_TIME_FACTOR = 8.0  # the slow path closes the gap ~20x slower; 8x the time limit
 NO_RISE_MIN_MPA = 0.3  # judge pumping once this much rise was expected; fault if less than
 NO_RISE_FRAC = 0.25  # this share of it came
 DEFAULT_RELEASE_MPA_PER_S = 2.0  # line: 9.3 MPa (375 MPa on a 10 mm die) unloads in ~5 s
@@ -77,6 +79,7 @@ class PressureController:
         self._prop_max_mpa = None if prop is None else prop.max_pressure_mpa
         self._band_frac, self._contact_mpa, self._approach_limit_s = \
             hold_band_frac, contact_mpa, approach_limit_s
+        self._approach_s = approach_limit_s
         learnt = learnt or Learnt()
         self._paths = {"fast": parts.PathModel("fast", learnt.fast),
                        "slow": parts.PathModel("slow", learnt.slow),
@@ -166,15 +169,21 @@ class PressureController:
     def _approach(self, target: float, rate: float | None) -> None:
         s = self._step
         if s is None:
-            self._pump_start(True, self._approach_limit_s)
-            self._open("fast", None, approach=True)
+            # At full flow the line jumps by the fast path's stopping distance when the ram meets
+            # the stack (~1.4 MPa at 50 Hz). A target not well above that (a few kN on a small
+            # die) is approached on the slow path instead, slower but without the jump.
+            slow = self._fast_margin(target) >= SLOW_APPROACH_MARGIN_FRAC * target
+            limit_s = self._approach_limit_s * (SLOW_APPROACH_TIME_FACTOR if slow else 1.0)
+            self._pump_start(True, limit_s)
+            self._open("slow" if slow else "fast", None, approach=True)
+            self._approach_s = limit_s
         elif self._level() >= self._contact_mpa:
             self._contact, s.approach, s.t_open, s.p_start = True, False, self._t, self._level()
             if rate is not None:  # else the approach run carries on as the ramp's fast run
                 self._close(None)
             self._enter_ramp(target, rate)
             self._run_check(self._run_level("fast", target, rate))
-        elif self._t - s.t_open > self._approach_limit_s:
+        elif self._t - s.t_open > self._approach_s:
             self.fault, self._latched = PressureFault.APPROACH_TIMEOUT, True
 
     def _ramp(self, target: float, rate: float | None) -> None:

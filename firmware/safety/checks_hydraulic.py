@@ -35,6 +35,9 @@ def released(cfg: SafetyConfig, obs: Observation) -> str | None:
     return None
 
 
+TRANSDUCER_ACCURACY_FRAC_OF_SPAN = 0.005  # plant.md: accuracy class typically +-0.5 % of span
+
+
 class OverPressureCheck:
     """OVER_PRESSURE: line pressure, ram force, or the recipe's sample force above its limit by
     more than `over_pressure_margin_fraction`. Warns half-way into the margin: a hold at the
@@ -62,11 +65,16 @@ class OverPressureCheck:
             if limit is None:
                 continue
             trip_at = limit * (1.0 + self.cfg.over_pressure_margin_fraction)
+            if subject == "sample":
+                # A recipe's force can be a few kN, less than the transducer can resolve: the
+                # trip sits above its accuracy too, or noise alone would end a gentle recipe.
+                trip_at += (TRANSDUCER_ACCURACY_FRAC_OF_SPAN * self.press.pressure_range_mpa
+                            * self.press.ram_area_m2 * KN_PER_MPA_M2)
             values = dict(value=rounded(value), limit=limit, trip_at=rounded(trip_at), unit=unit)
             text = f"{subject} {value:.2f} {unit} against a limit of {limit:g} {unit}"
             if value > trip_at:
                 found.append(obs.trip(FaultCode.OVER_PRESSURE, subject, text, **values))
-            elif value >= limit * (1.0 + self.cfg.over_pressure_margin_fraction / 2.0):
+            elif value >= (limit + trip_at) / 2.0:
                 found.append(obs.warn(FaultCode.OVER_PRESSURE, subject, text, **values))
         return found
 

@@ -46,6 +46,12 @@ class ThermalMemory:
         return series.end_value(now_s) if series is not None else None
 
 
+# A material's limit is the highest *setpoint* a recipe may use (Li: 170 C, 10.5 C under its
+# melting point); the trip sits this far above it, as the press limits sit 2 C above the highest
+# setpoint the recipe validator allows, so a hold at the limit does not trip on sensor noise.
+MATERIAL_TRIP_ABOVE_LIMIT_C = 2.0
+
+
 class OverTempCheck:
     """OVER_TEMP: a reading above the lowest of its zone max, the press max and the material
     limit, for `over_temp_confirm_reads` fresh reads. Warns `over_temp_warn_margin_c` below.
@@ -66,7 +72,8 @@ class OverTempCheck:
         if zone is not None:
             limits.append((zone.max_temp_c, "zone max"))
         if obs.ctx.material_limit_c is not None:
-            limits.append((obs.ctx.material_limit_c, "material limit"))
+            limits.append((obs.ctx.material_limit_c + MATERIAL_TRIP_ABOVE_LIMIT_C,
+                           "material limit"))
         return min(limits)
 
     def evaluate(self, obs: Observation) -> list[Finding]:

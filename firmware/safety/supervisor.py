@@ -79,8 +79,8 @@ class Supervisor:
             StaleCheck(tcs, safety), ReadHealthCheck(tcs, safety),
             OverTempCheck(cfg, tcs, safety), StallCheck(self._memory, safety),
             RunawayCheck(self._memory, safety), PlatenDisagreeCheck(self._memory, safety),
-            OverPressureCheck(cfg, safety), PumpNoRiseCheck(safety), HoldDecayCheck(safety),
-            LockedRiseCheck(self._memory, safety),
+            OverPressureCheck(cfg, safety), HoldDecayCheck(safety),
+            *self._pump_checks(cfg, safety),
             LoopOverrunCheck(safety), JournalCheck(),
         )
         self._owner: dict[FaultCode, Check] = {c: chk for chk in self._checks for c in chk.codes}
@@ -91,6 +91,14 @@ class Supervisor:
         self._last_ctx = SupervisorContext()
         self._seen_temp_s: dict[str, float] = {}
         self._seen_pressure_s: float | None = None
+
+    def _pump_checks(self, cfg: PressConfig, safety: SafetyConfig) -> tuple[Check, ...]:
+        """The checks that watch a pump the software drives. A manual press (retrofit) has none:
+        its pump is the operator's hand, so a rise "with the pump off" is the operator at work
+        and "pumping without a rise" cannot be seen. Built from what the press has, not a flag."""
+        if cfg.hydraulics is None:
+            return ()
+        return PumpNoRiseCheck(safety), LockedRiseCheck(self._memory, safety)
 
     @property
     def latched(self) -> tuple[Fault, ...]:

@@ -17,8 +17,8 @@ ZONE = derive_safety_config(press()).zones[0]  # reference: 2 kW on 4.6 kJ/K ste
 @pytest.mark.parametrize(("temp_c", "material_c", "tripped"), [
     (300.5, None, True),    # above the zone max (300) and the press max (300)
     (299.5, None, False),   # below both
-    (181.0, 180.0, True),   # above the running recipe's material limit
-    (179.0, 180.0, False),
+    (182.5, 180.0, True),   # above the running recipe's material limit + its 2 C trip margin
+    (181.5, 180.0, False),  # a hold at the material limit (a setpoint limit) may sit above it
 ])
 def test_over_temp_trips_above_the_lowest_limit(temp_c, material_c, tripped) -> None:
     rig = Rig()
