@@ -15,11 +15,9 @@ bleeding; release at a rate, then dump. A missing reading stops the pump, feed v
 line locked, never a blind dump (PressureFault.SENSOR); no contact, pumping that raises nothing
 or a run past its stroke limit latch a fault until reset().
 
-Tick rate: a slow pulse is a tick of command less the dead time: ~0.14 MPa at 10 Hz (1.5 % of 9.3
-MPa, 375 MPa on a 10 mm die), ~0.016 MPa at 50-100 Hz: a +-0.5 % hold needs >= 50 Hz (slower
-ticks widen the band). The normally open release valve's shortest opening is a tick PLUS its dead
-time (0.3-0.45 MPa at 100-50 Hz on the reference needle): a bleed dips the line until the refill.
-Force and line pressure: force_kn = line_mpa * ram_area_m2 * 1e3.
+Tick rate: a slow pulse is ~0.14 MPa at 10 Hz (1.5 % of 375 MPa on a 10 mm die), ~0.016 MPa at
+50-100 Hz, so a +-0.5 % hold needs >= 50 Hz; a release pulse is a tick PLUS the valve dead time, so
+a bleed dips the line until the refill. force_kn = line_mpa * ram_area_m2 * 1e3.
 """
 
 from __future__ import annotations
@@ -46,8 +44,7 @@ AIM_FRAC = 0.5  # top-ups aim this share of the band past target, against the dr
 URGENT_BANDS = 2.0  # beyond this many bands: act at once, restart the pump at once
 NOISE_SIGMAS = 3.0  # the band is never narrower than this many sigma of the estimate
 RUN_LIMIT_MARGIN_S, RUN_LIMIT_FACTOR = 30.0, 2.0  # stroke limit: planned x factor + margin
-SLOW_APPROACH_MARGIN_FRAC = 0.5  # fast approach only if its contact jump is under half the target
-SLOW_APPROACH_TIME_FACTOR = 8.0  # the slow path closes the gap ~20x slower; 8x the time limit
+SLOW_APPROACH_MARGIN_FRAC, SLOW_APPROACH_TIME_FACTOR = 0.5, 8.0  # see _approach
 NO_RISE_MIN_MPA = 0.3  # judge pumping once this much rise was expected; fault if less than
 NO_RISE_FRAC = 0.25  # this share of it came
 DEFAULT_RELEASE_MPA_PER_S = 2.0  # line: 9.3 MPa (375 MPa on a 10 mm die) unloads in ~5 s
@@ -169,9 +166,8 @@ class PressureController:
     def _approach(self, target: float, rate: float | None) -> None:
         s = self._step
         if s is None:
-            # At full flow the line jumps by the fast path's stopping distance when the ram meets
-            # the stack (~1.4 MPa at 50 Hz). A target not well above that (a few kN on a small
-            # die) is approached on the slow path instead, slower but without the jump.
+            # At contact the fast path overshoots by its stopping distance (~1.4 MPa at 50 Hz): a
+            # target under twice that goes on the slow path (~20x slower: 8x the time limit).
             slow = self._fast_margin(target) >= SLOW_APPROACH_MARGIN_FRAC * target
             limit_s = self._approach_limit_s * (SLOW_APPROACH_TIME_FACTOR if slow else 1.0)
             self._pump_start(True, limit_s)
