@@ -2,18 +2,15 @@
 
     IDLE --force wanted--> APPROACH (no contact yet) | RAMP (already in contact)
     APPROACH --reading above contact_mpa--> RAMP --setpoint at target, in band--> HOLD
-    HOLD --target moves out of the band--> RAMP
+    HOLD --target moves out of the band--> RAMP;  hold=True (paused): HOLD where it is
     any --release, or no force--> RELEASE --line below RELEASED_MPA--> IDLE
-    hold=True (run paused): HOLD at the pressure of that moment (nothing moves if not in contact)
 
-Approach on the fast valve; ramp a setpoint at the asked rate, fast runs far below target, slow
-pulses sized by the learnt path models (pressure_parts) near it; end every run with an EARLY
-CUT-OFF `speed * lag` short, the lag learnt from each stop's overshoot; hold a band with slow
-top-ups and release bleeds, the pump running on while the next top-up is due within
-PUMP_LINGER_S; with a proportional relief valve, cap the line just above target instead of
-bleeding; release at a rate, then dump. A missing reading stops the pump, feed valves closed and
-line locked, never a blind dump (PressureFault.SENSOR); no contact, pumping that raises nothing
-or a run past its stroke limit latch a fault until reset().
+Ramp a setpoint at the asked rate: fast runs far below target, slow pulses sized by the learnt
+path models near it, every run ended by an EARLY CUT-OFF `speed * lag` short (lag learnt from each
+stop's overshoot); hold a band with slow top-ups and release bleeds (the pump runs on while the
+next top-up is due within PUMP_LINGER_S), or cap it with a proportional relief valve; release at
+a rate, then dump. A missing reading locks the line (never a blind dump); no contact, no rise or
+a run past its stroke limit latch a fault until reset().
 
 Tick rate: a slow pulse is ~0.14 MPa at 10 Hz (1.5 % of 375 MPa on a 10 mm die), ~0.016 MPa at
 50-100 Hz, so a +-0.5 % hold needs >= 50 Hz; a release pulse is a tick PLUS the valve dead time, so
@@ -378,7 +375,7 @@ class PressureController:
                 self.fault, self._latched = PressureFault.NO_RISE, True
             self._rise = [0.0, 0.0]
 
-    def _level(self) -> float:
+    def _level(self) -> float:  # the estimated line pressure (0 until the first reading)
         return self._est.level if self._est.level is not None else 0.0
 
     def _band(self, target: float) -> float:
