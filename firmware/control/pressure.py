@@ -393,9 +393,9 @@ class PressureController:
         return level if rate is None else min(level, self.setpoint_mpa + rate * RAMP_LEAD_S)
 
     def _command(self) -> HydraulicCommand:
-        path = None if self._step is None else self._step.path
-        duty = None if self._prop_max_mpa is None else \
-            min(1.0, max(0.0, (0.0 if self._dump else self._cap_mpa) / self._prop_max_mpa))
+        path, cap = None if self._step is None else self._step.path, self._cap_mpa
+        duty = None if self._prop_max_mpa is None else min(1.0, max(0.0, 0.0 if self._dump else
+                                                                     cap / self._prop_max_mpa))
         return HydraulicCommand(self._pump.on, path == "fast", path == "slow",
                                 path == "release" or self._dump, duty)
 
