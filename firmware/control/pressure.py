@@ -29,8 +29,7 @@ from firmware.control.pressure_parts import HydraulicCommand, Learnt, Phase, Pre
 CONTACT_MPA = 0.35  # the free ram needs ~0.1 MPa; 7 sigma of transducer noise above that
 APPROACH_LIMIT_S = 30.0  # 5 mm at ~4 mm/s takes ~1.2 s; a 50 mm daylight ~12 s
 QUIET_DELAY_S = 0.06  # after a close command the slowest solenoid (50 ms) has closed; then
-VERIFY_S, LEDGER_WINDOW_S = 0.2, 0.2  # read this long before correcting, and to measure a step
-LEDGER_MIN_READINGS = 3
+VERIFY_S, LEDGER_WINDOW_S, LEDGER_MIN_READINGS = 0.2, 0.2, 3  # read this long (and this many)
 HOLD_BAND_FRAC = 0.003  # +-0.3 % top-up trigger: the worst deviation stays inside +-0.5 %
 BLEED_BAND_FRAC = 0.004  # a bleed costs a needle pulse and a refill: bleed later, ...
 BLEED_VERIFY_S = 1.0  # ... only on a well-averaged reading, and never if the step would take
