@@ -25,3 +25,6 @@ lint: setup
 
 clean:
 	rm -rf .venv out .pytest_cache .ruff_cache
+
+screenshots: setup
+	@$(PY) scripts/screenshots.py

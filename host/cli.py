@@ -283,6 +283,15 @@ def _add_store_commands() -> None:
 _add_store_commands()
 
 
+def _add_web_command() -> None:
+    from host.web.server import web
+
+    cli.add_command(web)
+
+
+_add_web_command()
+
+
 def main() -> None:
     """Console-script entry point (`hotpress`)."""
     cli(prog_name="hotpress")

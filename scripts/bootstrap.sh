@@ -8,6 +8,15 @@ PY=${PYTHON:-python3}
 need_apt=()
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv python3-pip)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+# headless Chromium and its driver for the dashboard's browser tests (tests/web)
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
+# the test suite's own servers and tools: a throwaway PostgreSQL cluster for the lab-server
+# store, openssl for the broker's TLS test certificates, socat for the serial pty pairs, and
+# systemd-analyze to verify the units
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing system packages: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
