@@ -94,6 +94,7 @@ def _run(bundle: PressBundle, speed: float, duration: float | None, broker: str 
          journal: str | None, recipes: str | None, hold_temp: float | None,
          recipe: str | None, sample_id: str, confirm_waits: bool = False) -> None:
     from firmware.daemon import Daemon
+    from firmware.link.homeassistant import HomeAssistantDiscovery
     from firmware.link.mqtt import Link
     from firmware.run import journal as jr
 
@@ -106,7 +107,8 @@ def _run(bundle: PressBundle, speed: float, duration: float | None, broker: str 
     link = None
     if broker:
         link = Link(bundle.link, cfg.id,
-                    lambda run, a, b: jr.iter_records(journal_root, run, a, b), clock)
+                    lambda run, a, b: jr.iter_records(journal_root, run, a, b), clock,
+                    discovery=HomeAssistantDiscovery.for_press(cfg, bundle.link))
     click.echo(f"hotpressd {__version__}: press {cfg.id!r} ({cfg.backend.kind}), "
                f"speed {speed or 'max'}x; Ctrl-C leaves every output safe")
     daemon = Daemon(bundle, clock, link=link, log=click.echo, journal_root=journal_root,

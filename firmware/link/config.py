@@ -35,6 +35,7 @@ TELEMETRY_RANGE_HZ = (0.01, 50.0)  # 50 Hz is above any useful tick rate; 0.01 H
 MAX_QUEUE_RANGE = (10, 1_000_000)  # messages held while the broker is away (memory on a Pi)
 COMMAND_BYTES_RANGE = (1024, MAX_COMMAND_BYTES)  # may be lowered, never raised past the protocol
 RECONNECT_RANGE_S = (1, 3600)  # paho takes whole seconds; back off to at most an hour
+HOMEASSISTANT_PREFIX = "homeassistant"  # Home Assistant's default MQTT discovery prefix
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class LinkConfig:
     command_max_bytes: int = MAX_COMMAND_BYTES
     reconnect_min_s: int = 1
     reconnect_max_s: int = 30  # a restarted broker is picked up within 30 s, without hammering it
+    homeassistant_discovery: bool = False  # announce sensors to Home Assistant (homeassistant.py)
+    homeassistant_prefix: str = HOMEASSISTANT_PREFIX  # its discovery prefix, if changed there
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,16 @@ def _host(value: str) -> str | None:
     return None
 
 
+def _topic_prefix(value: str) -> str | None:
+    """A topic prefix to publish under: levels without wildcards, no leading or trailing '/'."""
+    levels = value.split("/")
+    if any(not level for level in levels):
+        return "give topic levels separated by single '/', with none at either end"
+    if any(c in value for c in "+#\0"):
+        return "must not contain '+', '#' or NUL (it is a topic to publish to, not a filter)"
+    return None
+
+
 FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (LinkConfig, "host"): _host,
     (LinkConfig, "port"): _int_between(1, 65535),
@@ -106,6 +119,7 @@ FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (LinkConfig, "command_max_bytes"): _int_between(*COMMAND_BYTES_RANGE, "bytes"),
     (LinkConfig, "reconnect_min_s"): _int_between(*RECONNECT_RANGE_S, "s"),
     (LinkConfig, "reconnect_max_s"): _int_between(*RECONNECT_RANGE_S, "s"),
+    (LinkConfig, "homeassistant_prefix"): _topic_prefix,
 }
 
 
@@ -117,6 +131,9 @@ def _check_link(cfg: LinkConfig) -> Iterator[tuple[str, str]]:
                 yield name, "is set but tls = false: set tls = true or remove it"
     if (cfg.tls_cert_file is None) != (cfg.tls_key_file is None):
         yield "tls_key_file", "a client certificate needs both tls_cert_file and tls_key_file"
+    if cfg.homeassistant_prefix != HOMEASSISTANT_PREFIX and not cfg.homeassistant_discovery:
+        yield "homeassistant_prefix", ("is set but homeassistant_discovery = false: set it true "
+                                       "or remove the prefix")
     if cfg.reconnect_min_s > cfg.reconnect_max_s:
         yield "reconnect_min_s", (f"{cfg.reconnect_min_s} s is more than reconnect_max_s "
                                   f"({cfg.reconnect_max_s} s)")

@@ -34,6 +34,7 @@ from firmware.errors import ConfigError
 from firmware.link import protocol
 from firmware.link.commands import Command, Rejection, ReplyRoute, parse_command
 from firmware.link.config import LinkConfig, read_password
+from firmware.link.homeassistant import HomeAssistantDiscovery
 from firmware.link.inbox import Admission, Inbox
 from firmware.link.outbox import Kind, Outbox, Outgoing
 from firmware.link.replay import Replayer, ReplaySource
@@ -77,7 +78,9 @@ class Link:
     """One press's MQTT connection. `start()`, then the loop's calls, then `stop()`."""
 
     def __init__(self, cfg: LinkConfig, press_id: str, replay_source: ReplaySource,
-                 clock: Clock, software: str = __version__) -> None:
+                 clock: Clock, software: str = __version__,
+                 discovery: HomeAssistantDiscovery | None = None) -> None:
+        self._discovery = discovery  # Home Assistant MQTT discovery, when configured
         if not SAFE_ID.fullmatch(press_id):
             raise ConfigError(f"press id {press_id!r}: only letters, digits, '_' and '-' "
                               "(it is an MQTT topic segment and the broker username)")
@@ -299,6 +302,8 @@ class Link:
         # the retained store, so a stale retained command is not even offered on reconnect.
         client.subscribe(protocol.command_topic(self.press_id, "+"), options=SubscribeOptions(
             qos=1, retainAsPublished=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND))
+        if self._discovery is not None:
+            self._discovery.on_connect(client)
         self._outbox.set_connected(True, state=self._last_state)
         LOG.info("connected to %s:%s", self.cfg.host, self.cfg.port)
 
@@ -319,6 +324,8 @@ class Link:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:  # an exception here would end paho's network thread: contain every one
+            if self._discovery is not None and self._discovery.on_message(client, msg):
+                return
             self._handle_command(msg)
         except Exception:
             LOG.exception("command on %r not handled", msg.topic)

@@ -35,6 +35,7 @@ def released(cfg: SafetyConfig, obs: Observation) -> str | None:
     return None
 
 
+CONTROLLER_PUMP_FAULTS = frozenset({"no_rise", "run_limit", "approach_timeout"})
 TRANSDUCER_ACCURACY_FRAC_OF_SPAN = 0.005  # plant.md: accuracy class typically +-0.5 % of span
 
 
@@ -135,7 +136,14 @@ class PumpNoRiseCheck:
         return False
 
     def evaluate(self, obs: Observation) -> list[Finding]:
-        """Advance or drain the progress; trip when it reaches 1."""
+        """Advance or drain the progress; trip when it reaches 1, or at once when the pressure
+        controller itself gave up on pumping (its metered pulses are too short to fill the
+        window here, so a dead pump during a slow ramp would otherwise wait for ever)."""
+        if obs.ctx.pressure_fault in CONTROLLER_PUMP_FAULTS:
+            return [obs.trip(FaultCode.PUMP_NO_RISE, "pump",
+                             f"the pressure controller stopped: {obs.ctx.pressure_fault} "
+                             "(pumping raised no pressure): pump, motor, hose or a stuck valve?",
+                             controller_fault=obs.ctx.pressure_fault)]
         if obs.ctx.last_outputs.release_open:
             self._restart()
             return []

@@ -66,6 +66,7 @@ class SupervisorContext:
     recipe_max_force_kn: float | None = None
     consecutive_overruns: int = 0
     journal_ok: bool = True
+    pressure_fault: str | None = None  # the pressure controller's own latched fault (no_rise...)
 
     def duty(self, zone: str) -> float:
         """Heater duty applied to `zone` last tick, 0..1, clipped as the SSR clips it (NaN is 0)."""
