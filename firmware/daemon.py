@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from firmware.clock import Clock
+from firmware.clock import Clock, RealClock
 from firmware.config.bundle import PressBundle
 from firmware.hal.backend import Backend, make_backend
 from firmware.hal.press_io import PressIO, Sample
@@ -23,9 +23,11 @@ from firmware.hal.types import SensorFault
 from firmware.link.protocol import SCHEMA_VERSION
 from firmware.run import journal as jr
 from firmware.run.commands import Reply, handle
-from firmware.run.core import PressCore, TickResult
+from firmware.run.core import InterruptedRun, PressCore, TickResult
 from firmware.run.events import Event
 from firmware.run.scheduler import Scheduler, request_realtime
+from firmware.run.tuning import load_tuning, save_tuning
+from firmware.run.watchdog import LoopWatchdog, loop_healthy
 
 LOG_PERIOD_S = 1.0  # one status line a second of press time: readable, and enough to follow a run
 COMMANDS_PER_TICK = 8  # bounded work per tick whatever arrives
@@ -61,6 +63,18 @@ def format_sample(sample: Sample, ram_area_m2: float) -> str:
     return "  ".join(parts)
 
 
+def resumable(summary: jr.RunSummary) -> InterruptedRun | None:
+    """What an operator could resume of a run the daemon died in (None without a step)."""
+    last, head = summary.last or {}, summary.header
+    if last.get("step_index") is None or "recipe_text" not in head:
+        return None
+    return InterruptedRun(
+        summary.run_id, head["recipe_text"], head.get("sample_id", ""), head.get("operator", ""),
+        int(last["step_index"]), {k: float(v) for k, v in (last.get("setpoints_c") or {}).items()
+                                  if v is not None},
+        float(last.get("wall_s") or head.get("started_wall_s") or 0.0))
+
+
 class Daemon:
     """Runs the core on the press every tick until stopped; leaves every output safe."""
 
@@ -77,7 +91,11 @@ class Daemon:
         self.backend = backend if backend is not None else make_backend(self.cfg, clock)
         self.io = PressIO(self.cfg, self.backend, clock)  # outputs safe before anything else
         self.core = PressCore(bundle)
+        for zone, result in load_tuning(self.journal_root, list(self.core.zones)).items():
+            self.core.zones[zone].apply_autotune(result)
+            self.log(f"hotpressd: zone {zone} uses its stored autotune model")
         self.scheduler = Scheduler(clock, 1.0 / self.cfg.loop.tick_hz)
+        self.watchdog = LoopWatchdog()  # READY and WATCHDOG to systemd only while healthy
         self.journal: jr.RunJournal | None = None
         self.local_commands: deque[tuple[str, dict[str, Any], Callable[[Reply], None] | None]] \
             = deque(maxlen=64)
@@ -95,6 +113,7 @@ class Daemon:
         """Runs the daemon died in are closed as `interrupted`; pressing never resumes by itself."""
         for summary in jr.unfinished_runs(self.journal_root):
             jr.mark_interrupted(self.journal_root, summary, self.clock.now(), time.time())
+            self.core.interrupted = resumable(summary)
             self._emit([Event("run_ended", f"run {summary.run_id} interrupted: the daemon stopped "
                               "during it; outputs are safe, nothing resumes by itself",
                               {"run_id": summary.run_id, "outcome": "interrupted"})])
@@ -194,6 +213,10 @@ class Daemon:
             self.log(format_sample(sample, self.cfg.ram_area_m2) + f"  {self.core.mode}")
             self._next_log_s += LOG_PERIOD_S
         self._inner_pressure_loop(now_s)
+        # systemd's watchdog runs on real time, whatever clock the press runs on.
+        self.watchdog.tick_ok(time.monotonic(), loop_healthy(
+            result.verdict, self.scheduler.consecutive_overruns,
+            self.bundle.safety.loop_overrun_streak))
 
     def _inner_pressure_loop(self, tick_s: float) -> None:
         """Between ticks, while pressing: pressure read and valve commands at `pressure_hz`.
@@ -222,6 +245,9 @@ class Daemon:
                    "run_id": e.data.get("run_id"), "seq": seq, "t_s": self.clock.now(),
                    "wall_s": time.time(), **e.to_dict()}
             self.events_seen.append(rec)
+            if e.kind == "autotune" and "result" in e.data:
+                path = save_tuning(self.journal_root, e.data["zone"], e.data["result"])
+                self.log(f"hotpressd: autotune result saved to {path}")
             if e.kind in ("fault", "run_ended", "run_started", "autotune", "timeout"):
                 self.log(f"hotpressd: {e.kind}: {e.message}")
             if self.link is not None:
@@ -270,6 +296,8 @@ class Daemon:
                            "guard_open": bool(sample and sample.guard_open)},
             "faults": [f.as_dict() for f in core.last_verdict.latched],
             "last_outcome": eng.last_outcome.value if eng.last_outcome else None,
+            # A manual (retrofit) press: the band to pump into and what to do now.
+            **core.retrofit_view(),
         }
 
     # ---- lifetime ----------------------------------------------------------------------------
@@ -277,7 +305,11 @@ class Daemon:
             until: Callable[[Daemon], bool] | None = None) -> None:
         """Tick until `stop()`, a signal, `until(self)`, or `duration_s`; outputs safe on exit."""
         end_s = None if duration_s is None else self.clock.now() + duration_s
-        request_realtime()
+        # Real time only: a simulation at speed runs flat out, and at SCHED_FIFO it would starve
+        # the machine (and any real loop on it) instead of gaining anything (bench/loop.py).
+        if isinstance(self.clock, RealClock) and not request_realtime():
+            self.log("hotpressd: no real-time priority (SCHED_FIFO not permitted): ticks may "
+                     "start late while the machine is busy; the systemd unit grants it")
         previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
         try:
             for s in previous:
@@ -301,6 +333,7 @@ class Daemon:
 
     def close(self) -> None:
         """Outputs safe, journal closed (a run in progress ends `interrupted`), pins released."""
+        self.watchdog.stopping()
         self.io.close()
         if self.journal is not None:
             now_s = self.clock.now()

@@ -8,6 +8,7 @@ PY=${PYTHON:-python3}
 need_apt=()
 "$PY" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv python3-pip)
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v socat >/dev/null 2>&1 || need_apt+=(socat)  # pty pairs for the serial tests (tests/retrofit)
 # headless Chromium and its driver for the dashboard's browser tests (tests/web)
 { command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || need_apt+=(chromium chromium-driver)
 # the test suite's own servers and tools: a throwaway PostgreSQL cluster for the lab-server

@@ -199,6 +199,8 @@ class PressConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     sample_tc_cs_pin: int | None = None  # optional thermocouple at the sample, monitored only
     journal_dir: str = "/var/lib/hotpress"
+    # An interrupted run may be resumed by an operator only within this time (and in band).
+    resume_window_s: float = 900.0
     pressure_mode: Literal["automatic", "manual"] = "automatic"
     manual: ManualConfig = field(default_factory=ManualConfig)
     serial_ports: tuple[SerialPortConfig, ...] = ()

@@ -34,8 +34,9 @@ PERIOD_RANGE_S = (0.05, 10.0)
 TIMEOUT_RANGE_S = (0.01, 5.0)
 REGISTER_RANGE = (0.0, 65535.0)
 MODBUS_IDS = (1.0, 247.0)  # 0 is broadcast, 248-255 reserved
-# Manual band: 0.2 % is below any gauge a hand pump is read by; 20 % is no longer a target.
-BAND_FRACTION_RANGE = (0.002, 0.2)
+# Manual band: 0.2 % is below any gauge a hand pump is read by; above 5 % the band would reach
+# the over-pressure trip, 5 % above the recipe's force (the guide caps the upper edge anyway).
+BAND_FRACTION_RANGE = (0.002, 0.05)
 PRESSURE_MEASURES = ("line_pressure", "force")
 
 RETROFIT_FIELD_RULES: dict[tuple[type, str], FieldRule] = {

@@ -14,8 +14,10 @@ from typing import Any, Protocol
 from gpiozero.pins import Factory
 
 from firmware.clock import Clock
+from firmware.config.instruments import SerialPortConfig
 from firmware.config.model import PressConfig
 from firmware.errors import HardwareError
+from firmware.hal.serial_bus import open_real_port
 
 
 class Backend(Protocol):
@@ -24,18 +26,41 @@ class Backend(Protocol):
     pin_factory: Factory | None
     spi: Any
     i2c: Any
+    serial_inline: bool  # poll serial instruments from the loop (sim) instead of threads (real)
 
     def chip_select(self, pin: int) -> Any:
         """A chip-select object (`switch_to_output`, `value`) for the MAX31855 on BCM `pin`."""
+        ...
+
+    def open_serial(self, cfg: SerialPortConfig) -> Any:
+        """An open pyserial-like port for one `[[serial_ports]]` line (retrofit instruments)."""
         ...
 
     def close(self) -> None: ...
 
 
 class RealBackend:
-    """Blinka SPI with a digitalio chip select per MAX31855, smbus2 for I2C, gpiozero's default."""
+    """Blinka SPI with a digitalio chip select per MAX31855, smbus2 for I2C, gpiozero's default,
+    pyserial for serial instruments (each line polled on its own thread).
+
+    A retrofit press opens only the buses it uses: no SPI without a MAX31855, no I2C without
+    the ADS1115 transducer.
+    """
+
+    serial_inline = False
+    open_serial = staticmethod(open_real_port)
 
     def __init__(self, cfg: PressConfig) -> None:
+        self.spi = self.i2c = None
+        self.pin_factory = None  # gpiozero's default: lgpio on a Pi 5
+        uses_spi = cfg.sample_tc_cs_pin is not None or any(
+            z.tc_cs_pin is not None for z in cfg.zones)
+        if uses_spi:
+            self._open_spi()
+        if cfg.transducer is not None:
+            self._open_i2c(cfg.transducer.i2c_bus)
+
+    def _open_spi(self) -> None:
         os.environ.setdefault("BLINKA_SKIP_DEPENDENCY_CHECK", "1")
         try:
             import board  # type: ignore[import-not-found]
@@ -51,21 +76,24 @@ class RealBackend:
             self.spi = board.SPI()
         except Exception as exc:
             raise HardwareError(f"SPI bus unavailable ({exc}): enable SPI and reboot") from exc
+
+    def _open_i2c(self, bus: int) -> None:
         try:
             from smbus2 import SMBus
-            self.i2c = SMBus(cfg.transducer.i2c_bus)
+            self.i2c = SMBus(bus)
         except FileNotFoundError as exc:
             raise HardwareError(
-                f"no I2C bus {cfg.transducer.i2c_bus} (/dev/i2c-{cfg.transducer.i2c_bus} missing): "
+                f"no I2C bus {bus} (/dev/i2c-{bus} missing): "
                 "enable I2C (raspi-config nonint do_i2c 0) and reboot"
             ) from exc
-        self.pin_factory = None  # gpiozero's default: lgpio on a Pi 5
 
     def chip_select(self, pin: int) -> Any:
         return self._digitalio.DigitalInOut(getattr(self._board, f"D{pin}"))
 
     def close(self) -> None:
         for bus in (self.i2c, self.spi):
+            if bus is None:
+                continue
             try:
                 bus.close() if hasattr(bus, "close") else bus.deinit()
             except Exception:  # noqa: BLE001 - closing at exit: nothing useful left to do

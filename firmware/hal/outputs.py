@@ -164,15 +164,22 @@ class PressOutputs:
                                                       z.ssr_window_s, tick_s, pin_factory))
                 for z in cfg.zones if z.ssr_pin is not None
             }
-            self.pump = self._add(SwitchedOutput("pump", hyd.pump, pin_factory))
-            self.advance = self._add(SwitchedOutput("advance_valve", hyd.advance_valve,
-                                                    pin_factory))
-            self.release = self._add(SwitchedOutput("release_valve", hyd.release_valve,
-                                                    pin_factory))
-            self.press = (self._add(SwitchedOutput("press_valve", hyd.press_valve, pin_factory))
-                          if hyd.press_valve else None)
-            self.prop = (self._add(ProportionalValve(hyd.proportional_valve, pin_factory))
-                         if hyd.proportional_valve else None)
+            # A manual (retrofit) press has no pump or valves: the operator's hand is the pump.
+            self.pump: SwitchedOutput | None = None
+            self.advance: SwitchedOutput | None = None
+            self.release: SwitchedOutput | None = None
+            self.press: SwitchedOutput | None = None
+            self.prop: ProportionalValve | None = None
+            if hyd is not None:
+                self.pump = self._add(SwitchedOutput("pump", hyd.pump, pin_factory))
+                self.advance = self._add(SwitchedOutput("advance_valve", hyd.advance_valve,
+                                                        pin_factory))
+                self.release = self._add(SwitchedOutput("release_valve", hyd.release_valve,
+                                                        pin_factory))
+                self.press = (self._add(SwitchedOutput("press_valve", hyd.press_valve,
+                                                       pin_factory)) if hyd.press_valve else None)
+                self.prop = (self._add(ProportionalValve(hyd.proportional_valve, pin_factory))
+                             if hyd.proportional_valve else None)
         except Exception:
             self.close()
             raise
@@ -191,6 +198,8 @@ class PressOutputs:
 
     def apply_hydraulics(self, cmd: OutputCommands) -> None:
         """Pump and valves from `cmd`, valves first so the pump has a flow path."""
+        if self.pump is None or self.release is None or self.advance is None:
+            return  # a manual press: nothing to drive
         self.release.set_open(cmd.release_open)
         self.advance.set_open(cmd.advance_open)
         if self.press is not None:
@@ -211,8 +220,9 @@ class PressOutputs:
         """Output states for telemetry and the journal."""
         snap: dict[str, float | bool] = {f"ssr_{n}": s.is_on for n, s in self.ssrs.items()}
         snap.update({f"duty_{n}": s.duty for n, s in self.ssrs.items()})
-        snap.update(pump=self.pump.energised, advance_open=self.advance.is_open,
-                    release_open=self.release.is_open)
+        if self.pump is not None and self.advance is not None and self.release is not None:
+            snap.update(pump=self.pump.energised, advance_open=self.advance.is_open,
+                        release_open=self.release.is_open)
         if self.press is not None:
             snap["press_open"] = self.press.is_open
         if self.prop is not None:

@@ -88,5 +88,6 @@ def zone_thermals(press: PressConfig) -> dict[str, PlatenThermal]:
 
 
 def heated_zones(press: PressConfig) -> tuple[ZoneConfig, ...]:
-    """Zones with a heater: the ones a temperature setpoint drives."""
-    return tuple(z for z in press.zones if z.ssr_pin is not None)
+    """Zones with a heater: the ones a temperature setpoint drives (our SSR, or a retrofit
+    press's existing controller that takes the setpoint over Modbus)."""
+    return tuple(z for z in press.zones if z.heated)

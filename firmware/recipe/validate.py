@@ -172,9 +172,9 @@ def _pressure_errors(step: Step, press: PressConfig) -> list[str]:
     if line_mpa > limits.max_line_pressure_mpa:
         errors.append(f"{step.ref}: {key}: {target} needs {line_mpa:.1f} MPa line pressure, above "
                       f"the press limit {limits.max_line_pressure_mpa:g} MPa")
-    elif line_mpa > press.transducer.range_mpa:
+    elif line_mpa > press.pressure_range_mpa:
         errors.append(f"{step.ref}: {key}: {target} needs {line_mpa:.1f} MPa line pressure, above "
-                      f"the transducer's range {press.transducer.range_mpa:g} MPa")
+                      f"the transducer's range {press.pressure_range_mpa:g} MPa")
     return errors
 
 
@@ -188,7 +188,7 @@ def _describe_target(step: Step) -> str:
 def _pressure_warnings(step: Step, press: PressConfig) -> list[str]:
     """A line pressure so low that the transducer's error is a large part of it."""
     line_mpa = _line_mpa(step, press)
-    accuracy_mpa = TRANSDUCER_ACCURACY_FRAC * press.transducer.range_mpa
+    accuracy_mpa = TRANSDUCER_ACCURACY_FRAC * press.pressure_range_mpa
     if line_mpa is None or line_mpa >= LOW_LINE_FACTOR * accuracy_mpa:
         return []
     share = accuracy_mpa / line_mpa * 100.0

@@ -22,6 +22,7 @@ from firmware.run.core import PressCore, RunInfo
 from firmware.run.engine import RunState, Targets
 from firmware.run.events import Event
 
+RESUME_BAND_C = 5.0  # an interrupted run resumes only with every platen this close to setpoint
 SETPOINT_MARGIN_C = 2.0  # manual setpoints stay this far below a zone's trip, as recipes do
 SAFE_ID = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -63,6 +64,12 @@ def _start(core: PressCore, args: dict[str, Any], now_s: float,
     if sample is not None and sample.estop:
         return rejected("the e-stop is pressed")
     text, source = _recipe_text(args, recipes_dir)
+    return _begin(core, text, source, args, now_s)
+
+
+def _begin(core: PressCore, text: str, source: str, args: dict[str, Any], now_s: float,
+           first_step: int = 0, resumed_from: str | None = None) -> Reply:
+    """Parse, validate against this press, and start `text` at `first_step`."""
     try:
         recipe = parse_recipe(text, source=source)
     except ConfigError as exc:
@@ -81,7 +88,7 @@ def _start(core: PressCore, args: dict[str, Any], now_s: float,
     core.run = RunInfo(run_id, recipe.name, sample_id, str(args.get("operator", "")),
                        limit.max_temp_c if limit else None, max_force, area)
     core.manual = None
-    events = core.engine.start(recipe, plan, run_id)
+    events = core.engine.start(recipe, plan, run_id, first_step)
     header = {
         "run_id": run_id, "press_id": core.cfg.id, "recipe_name": recipe.name,
         "recipe_text": text, "recipe_sha256": hashlib.sha256(text.encode()).hexdigest(),
@@ -91,6 +98,7 @@ def _start(core: PressCore, args: dict[str, Any], now_s: float,
         "plan": plan.to_dict(), "warnings": list(report.warnings),
         "die_area_m2": area, "powder_mass_g": recipe.powder_mass_g,
         "theoretical_density_g_cm3": recipe.theoretical_density_g_cm3,
+        "first_step": first_step, "resumed_from": resumed_from,
     }
     return Reply("accepted", "", {"run_id": run_id, "steps": len(recipe.steps),
                                   "estimated_s": plan.total_s}, tuple(events), header)
@@ -112,6 +120,8 @@ def _recipe_text(args: dict[str, Any], recipes_dir: Path | None) -> tuple[str, s
 def _simple(action: str):  # type: ignore[no-untyped-def]
     def run(core: PressCore, args: dict[str, Any], now_s: float, _dir: Path | None) -> Reply:
         engine = core.engine
+        if action == "resume" and engine.state is RunState.IDLE:
+            return _resume_interrupted(core, now_s)
         if action == "abort" and core.autotune is not None:
             core.autotune[1].abort("aborted by the operator")
             return Reply("accepted", data={"aborted": "autotune"})
@@ -124,6 +134,37 @@ def _simple(action: str):  # type: ignore[no-untyped-def]
             core.run = None
         return Reply("accepted", events=tuple(events))
     return run
+
+
+def _resume_interrupted(core: PressCore, now_s: float) -> Reply:
+    """Resume a run the daemon died in: only soon enough and with the platens still in band.
+
+    Never automatic: an operator asks. Otherwise the press stays idle (heaters off, no load),
+    which is the safe cool-down, and the reply says why."""
+    lost = core.interrupted
+    if lost is None:
+        return rejected("nothing to resume: no run is paused or interrupted")
+    if core.last_verdict.latched:
+        return rejected("a fault is latched: reset first")
+    away_s = time.time() - lost.stopped_wall_s
+    if away_s > core.cfg.resume_window_s:
+        return rejected(f"run {lost.run_id} stopped {away_s / 60:.0f} min ago, more than the "
+                        f"{core.cfg.resume_window_s / 60:g} min allowed: it cannot be resumed; "
+                        "the press stays idle and cools (heaters off, no load)")
+    sample = core.last_sample
+    temps = core._observed(sample).temps_c if sample is not None else {}
+    for zone, setpoint_c in lost.setpoints_c.items():
+        temp_c = temps.get(zone)
+        if temp_c is None or abs(temp_c - setpoint_c) > RESUME_BAND_C:
+            return rejected(f"run {lost.run_id}: {zone} is at {temp_c} C, not within "
+                            f"{RESUME_BAND_C:g} C of its {setpoint_c:g} C: it cannot be resumed; "
+                            "the press stays idle and cools (heaters off, no load)")
+    args = {"sample_id": lost.sample_id, "operator": lost.operator}
+    reply = _begin(core, lost.recipe_text, f"<resumed {lost.run_id}>", args, now_s,
+                   first_step=lost.step_index, resumed_from=lost.run_id)
+    if reply.status == "accepted":
+        core.interrupted = None
+    return reply
 
 
 def _reset(core: PressCore, args: dict[str, Any], now_s: float, _dir: Path | None) -> Reply:

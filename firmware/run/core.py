@@ -22,6 +22,9 @@ from firmware.control.temperature import ZoneController
 from firmware.hal.outputs import SAFE_COMMANDS, OutputCommands
 from firmware.hal.press_io import Sample
 from firmware.hal.types import PressureReading, PressureResult, TempReading
+from firmware.retrofit.external import ExternalZone
+from firmware.retrofit.guide import ManualPressureGuide
+from firmware.retrofit.session import ManualSession
 from firmware.run.core_support import (
     control_mode,
     pressure_phase,
@@ -53,6 +56,19 @@ class RunInfo:
 
 
 @dataclass(frozen=True)
+class InterruptedRun:
+    """A run the daemon died in, as its journal left it: what an operator may resume."""
+
+    run_id: str
+    recipe_text: str
+    sample_id: str
+    operator: str
+    step_index: int
+    setpoints_c: dict[str, float]
+    stopped_wall_s: float
+
+
+@dataclass(frozen=True)
 class TickResult:
     commands: OutputCommands
     events: list[Event]
@@ -67,16 +83,29 @@ class PressCore:
         self.bundle = bundle
         cfg = bundle.press
         self.cfg = cfg
-        self.heated = tuple(z.name for z in cfg.zones if z.ssr_pin is not None)
+        # Retrofit: zones an existing controller heats get its setpoint, not our SSR duty.
+        self.external = {z.name: ExternalZone(z.name) for z in cfg.zones
+                         if z.controller is not None}
+        self.heated = tuple(z.name for z in cfg.zones if z.ssr_pin is not None) + tuple(
+            self.external)
         self.engine = RunEngine(self.heated)
         self.supervisor = Supervisor(cfg, bundle.safety)
         self.zones = {z.name: ZoneController(zone_model(cfg, z)) for z in cfg.zones
                       if z.ssr_pin is not None}
-        self.pressure = PressureController(cfg)
+        # A manual press: the guide stands where the pressure controller stands, driving nothing.
+        self.pressure: PressureController | ManualPressureGuide
+        self.session: ManualSession | None = None
+        if cfg.is_manual:
+            guide = ManualPressureGuide(cfg.manual, cfg.ram_area_m2,
+                                        bundle.safety.over_pressure_margin_fraction)
+            self.pressure, self.session = guide, ManualSession(guide, cfg.manual)
+        else:
+            self.pressure = PressureController(cfg)
         self.last_commands: OutputCommands = SAFE_COMMANDS
         self.manual: Targets | None = None
         self.autotune: tuple[str, RelayAutotune] | None = None
         self.run: RunInfo | None = None
+        self.interrupted: InterruptedRun | None = None  # resumable only on an operator's word
         self.journal_ok = True
         self.last_sample: Sample | None = None
         self.last_verdict = Verdict()
@@ -84,10 +113,13 @@ class PressCore:
         self._last_now: float | None = None
         self._targets = Targets()
         self._autotune_duty = 0.0
+        self._substeps_s = 0.0  # pressure time the inner loop ran since the last tick
 
     # ---- the tick --------------------------------------------------------------------------
     def tick(self, sample: Sample, now_s: float, consecutive_overruns: int = 0) -> TickResult:
         dt_s = 0.0 if self._last_now is None else max(0.0, now_s - self._last_now)
+        pressure_dt_s = max(dt_s - self._substeps_s, 1e-3)  # the substeps ran the rest of it
+        self._substeps_s = 0.0
         self._last_now = now_s
         self.last_sample = sample
         self._update_valid_temps(sample)
@@ -104,10 +136,20 @@ class PressCore:
         if verdict.outputs_safe_required:
             commands = self._safe()
         else:
-            commands = self._control(sample, targets, dt_s)
+            commands = self._control(sample, targets, dt_s, pressure_dt_s)
         self.last_commands = commands
         record = sample_record(self, sample, targets, commands)
+        if self.external:
+            record["setpoints_c"].update({n: x.setpoint_c for n, x in self.external.items()})
+        record.update(self.retrofit_view())
         return TickResult(commands, events, record, verdict)
+
+    def retrofit_view(self) -> dict[str, Any]:
+        """A manual press's band and hint for the operator (state and telemetry); {} otherwise."""
+        if self.session is None:
+            return {}
+        area = self.run.die_area_m2 if self.run else None
+        return self.session.view(area, self.cfg.ram_area_m2)
 
     def _context(self, overruns: int) -> SupervisorContext:
         run = self.run
@@ -119,11 +161,16 @@ class PressCore:
             last_outputs=self.last_commands, mode=run_mode(self.engine.state),
             run_in_progress=self.engine.state is not RunState.IDLE,
             material_limit_c=run.material_limit_c if run else None,
-            zone_setpoints_c={n: zc.setpoint_c for n, zc in self.zones.items()
-                              if zc.setpoint_c is not None},
+            zone_setpoints_c={n: sp for n, sp in self._zone_setpoints().items() if sp is not None},
             pressure_phase=phase, hold_target_mpa=hold_mpa,
             recipe_max_force_kn=run.max_force_kn if run else None,
-            consecutive_overruns=overruns, journal_ok=self.journal_ok)
+            consecutive_overruns=overruns, journal_ok=self.journal_ok,
+            pressure_fault=self.pressure.fault.value if self.pressure.fault is not None else None)
+
+    def _zone_setpoints(self) -> dict[str, float | None]:
+        """Every heated zone's current setpoint (C): ours, and those written to controllers."""
+        return {**{n: zc.setpoint_c for n, zc in self.zones.items()},
+                **{n: x.setpoint_c for n, x in self.external.items()}}
 
     def _update_valid_temps(self, sample: Sample) -> None:
         for name, result in sample.temps.items():
@@ -132,22 +179,35 @@ class PressCore:
 
     def _observed(self, sample: Sample) -> Observed:
         temps = {z: (r.temp_c if isinstance(r, TempReading) else self._valid_temps.get(z))
-                 for z, r in sample.temps.items() if z in self.zones}
-        p = sample.pressure
-        force = p.pressure_mpa * self.cfg.ram_area_m2 * 1e3 if isinstance(p, PressureReading) \
-            else None
+                 for z, r in sample.temps.items() if z in self.zones or z in self.external}
+        force = self._force_kn(sample)
+        if self.session is not None:
+            force = self.session.engine_force(force)
         return Observed(temps, force, self.pressure.at_target)
+
+    def _force_kn(self, sample: Sample) -> float | None:
+        p = sample.pressure
+        return p.pressure_mpa * self.cfg.ram_area_m2 * 1e3 if isinstance(p, PressureReading) \
+            else None
+
+    def _engine_now(self, sample: Sample, now_s: float) -> float:
+        """The run engine's time: on a manual press it stands still while out of band."""
+        if self.session is None:
+            return now_s
+        running = self.engine.state is RunState.RUNNING
+        return self.session.engine_now(now_s, self._force_kn(sample), running)
 
     def _targets_for(self, sample: Sample, now_s: float,
                      dt_s: float) -> tuple[Targets, list[Event]]:
         if self.autotune is not None:
             return self._autotune_targets(sample, dt_s)
+        engine_now_s = self._engine_now(sample, now_s)
         if self.engine.state is not RunState.IDLE:
-            targets, events = self.engine.advance(self._observed(sample), now_s)
+            targets, events = self.engine.advance(self._observed(sample), engine_now_s)
             if self.engine.state is RunState.IDLE:
                 self.run = None
             return targets, events
-        self.engine.advance(self._observed(sample), now_s)
+        self.engine.advance(self._observed(sample), engine_now_s)
         return (self.manual or Targets()), []
 
     def _autotune_targets(self, sample: Sample, dt_s: float) -> tuple[Targets, list[Event]]:
@@ -168,7 +228,8 @@ class PressCore:
         return Targets(), [Event("autotune", f"autotune of {zone} failed: "
                                  f"{tuner.failure_reason}", {"zone": zone, "failed": True})]
 
-    def _control(self, sample: Sample, targets: Targets, dt_s: float) -> OutputCommands:
+    def _control(self, sample: Sample, targets: Targets, dt_s: float,
+                 pressure_dt_s: float) -> OutputCommands:
         duties: dict[str, float] = {}
         for name, zc in self.zones.items():
             reading = sample.temps.get(name)
@@ -184,14 +245,33 @@ class PressCore:
         p = sample.pressure
         line_mpa = p.pressure_mpa if isinstance(p, PressureReading) else None
         hyd = self.pressure.update(line_mpa, targets.force_kn, targets.rate_kn_per_s,
-                                   targets.release, max(dt_s, 1e-3), hold=targets.hold_position)
+                                   targets.release, pressure_dt_s, hold=targets.hold_position)
         return OutputCommands(heater_duty=duties, pump_on=hyd.pump_on,
                               advance_open=hyd.advance_open, press_open=hyd.press_open,
-                              release_open=hyd.release_open, prop_duty=hyd.prop_duty or 0.0)
+                              release_open=hyd.release_open, prop_duty=hyd.prop_duty or 0.0,
+                              controller_setpoints_c=self._external_setpoints(sample, targets,
+                                                                              dt_s))
+
+    def _external_setpoints(self, sample: Sample, targets: Targets,
+                            dt_s: float) -> dict[str, float]:
+        """Setpoints (C) for the zones existing controllers heat; a zone without a target is
+        left out, which sends its controller to its safe setpoint."""
+        out: dict[str, float] = {}
+        for name, zone in self.external.items():
+            target = targets.temps_c.get(name)
+            if target is None:
+                zone.off()
+                continue
+            reading = sample.temps.get(name)
+            measured = reading.temp_c if isinstance(reading, TempReading) else None
+            out[name] = zone.update(measured, target, targets.ramp_c_per_min, dt_s,
+                                    hold=targets.hold_position)
+        return out
 
     def pressure_active(self) -> bool:
-        """True while the hydraulics are under closed-loop control (worth an inner loop)."""
-        return (not self.last_verdict.latched
+        """True while the hydraulics are under closed-loop control (worth an inner loop); never
+        on a manual press, which has no pump or valves to meter."""
+        return (self.session is None and not self.last_verdict.latched
                 and self.pressure.phase.value in ("approach", "ramp", "hold", "release"))
 
     def pressure_substep(self, pressure: PressureResult, dt_s: float) -> OutputCommands | None:
@@ -204,6 +284,7 @@ class PressCore:
         line_mpa = pressure.pressure_mpa if isinstance(pressure, PressureReading) else None
         hyd = self.pressure.update(line_mpa, t.force_kn, t.rate_kn_per_s, t.release, dt_s,
                                    hold=t.hold_position)
+        self._substeps_s += dt_s
         self.last_commands = dataclasses.replace(
             self.last_commands, pump_on=hyd.pump_on, advance_open=hyd.advance_open,
             press_open=hyd.press_open, release_open=hyd.release_open,
@@ -213,6 +294,8 @@ class PressCore:
     def _safe(self) -> OutputCommands:
         for zc in self.zones.values():
             zc.off()
+        for zone in self.external.values():
+            zone.off()
         self.pressure.reset()
         return SAFE_COMMANDS
 

@@ -87,17 +87,38 @@ class RunEngine:
         self._breathe_high_kn = 0.0
 
     # ---- commands --------------------------------------------------------------------------
-    def start(self, recipe: Recipe, plan: Plan | None, run_id: str) -> list[Event]:
-        """Begin `recipe` from its first step (the caller validated it against the press)."""
+    def start(self, recipe: Recipe, plan: Plan | None, run_id: str,
+              first_step: int = 0) -> list[Event]:
+        """Begin `recipe` (validated by the caller) at `first_step`: 0, or the step an
+        interrupted run stopped in, with the setpoints the earlier steps left in force."""
         if self.state is not RunState.IDLE:
             raise ValueError(f"a run is already {self.state.value}")
+        if not 0 <= first_step < len(recipe.steps):
+            raise ValueError(f"the recipe has no step {first_step + 1}")
         self.recipe, self.plan, self.run_id = recipe, plan, run_id
         self.state = RunState.RUNNING
         self.last_outcome = None
         self._temps, self._ramp, self._force_kn, self._rate = {}, None, 0.0, None
+        for step in recipe.steps[:first_step]:
+            self._carry_setpoints(step)
         events = [Event("run_started", f"run {run_id} started: {recipe.name}",
-                        {"run_id": run_id, "recipe": recipe.name, "steps": len(recipe.steps)})]
-        return events + self._enter_step(0)
+                        {"run_id": run_id, "recipe": recipe.name, "steps": len(recipe.steps),
+                         "first_step": first_step})]
+        return events + self._enter_step(first_step)
+
+    def _carry_setpoints(self, step: Step) -> None:
+        """What a finished step leaves in force for the next (temperatures, pressure)."""
+        if step.temp is not None:
+            for zone in self.zones:
+                value = step.temp.for_zone(zone)
+                if value is not None:
+                    self._temps[zone] = value
+            self._ramp = step.ramp_c_per_min
+        if step.kind is StepKind.RELEASE or (step.kind is StepKind.COOL
+                                             and not step.under_pressure):
+            self._force_kn = 0.0
+        elif step.pressure is not None:
+            self._force_kn = step.pressure.force_kn
 
     def pause(self) -> list[Event]:
         if self.state is not RunState.RUNNING:

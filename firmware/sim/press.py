@@ -11,11 +11,14 @@ from __future__ import annotations
 import random
 
 from firmware.clock import Clock
+from firmware.config.instruments import SerialPortConfig
 from firmware.config.model import OutputConfig, PressConfig
 from firmware.sim.faults import SimFault
 from firmware.sim.hydraulics import HydraulicPlant
 from firmware.sim.i2c_ads1115 import SimADS1115, SimI2CBus
+from firmware.sim.manual import HandPump, Stroke
 from firmware.sim.pins import SimPinFactory
+from firmware.sim.serial_devices import SimSerialHub, SimSerialPort
 from firmware.sim.spi_max31855 import SimMax31855, SimSPIBus, TcFault
 from firmware.sim.thermal import ThermalPlant
 
@@ -36,14 +39,21 @@ TC_FAULTS = {
 
 
 class SimPress:
-    """A whole press in software, built from the same `PressConfig` a real one uses."""
+    """A whole press in software, built from the same `PressConfig` a real one uses.
+
+    A retrofit press is simulated too: zones heated by an existing controller get an emulated PID
+    box behind an emulated Modbus line, serial gauges read the plant, and a manual press has a
+    hand pump and release screw (`operate_by_hand`) instead of pump and valve pins.
+    """
+
+    serial_inline = True  # emulated lines answer at once: the loop polls them in virtual time
 
     def __init__(self, cfg: PressConfig, clock: Clock) -> None:
         self.cfg = cfg
         self.clock = clock
         sim = cfg.backend.sim
         self._rng = random.Random(sim.seed)
-        heated = [(z.name, z.heater_w) for z in cfg.zones if z.ssr_pin is not None]
+        heated = [(z.name, z.heater_w) for z in cfg.zones if z.heated]
         self.thermal = ThermalPlant(sim, heated)
         self.hydraulics = HydraulicPlant(sim, cfg.ram_area_m2)
         self._t_s = clock.now()
@@ -60,12 +70,19 @@ class SimPress:
         self.chips: dict[str, SimMax31855] = {}
         self._cs_by_pin: dict[int, object] = {}
         for z in cfg.zones:
-            self._add_chip(z.name, z.tc_cs_pin)
+            if z.tc_cs_pin is not None:
+                self._add_chip(z.name, z.tc_cs_pin)
         if cfg.sample_tc_cs_pin is not None:
             self._add_chip("sample", cfg.sample_tc_cs_pin)
         self.adc = SimADS1115(clock, self._adc_input, vdd_v=SUPPLY_V, rng=self._rng)
         self.i2c = SimI2CBus()
-        self.i2c.attach(cfg.transducer.address, self.adc)
+        if cfg.transducer is not None:
+            self.i2c.attach(cfg.transducer.address, self.adc)
+        self.hand = HandPump() if cfg.hydraulics is None else None
+        self.serial = SimSerialHub(cfg, clock, self._box_probe_c, self._line_gauge_mpa,
+                                   self._force_gauge_kn, self._dial_mm)
+        if self.hand is not None:
+            self._send_commands()
 
     # ---- backend surface -------------------------------------------------------------------
     def chip_select(self, pin: int) -> object:
@@ -78,6 +95,44 @@ class SimPress:
     def close(self) -> None:
         self.pin_factory.before = self.pin_factory.after = self.pin_factory.on_read = None
 
+    def open_serial(self, cfg: SerialPortConfig) -> SimSerialPort:
+        """The emulated serial line `cfg.name` (see `sim/serial_devices.py`)."""
+        return self.serial.open(cfg)
+
+    def operate_by_hand(self, stroke: Stroke, release_open: bool) -> None:
+        """A manual press: the operator works the hand pump and the release screw now."""
+        if self.hand is None:
+            raise ValueError("this simulated press has a pump and valves, not a hand pump")
+        self.advance(exact=True)
+        self.hand.stroke, self.hand.release_open = stroke, release_open
+        self._send_commands()
+
+    # ---- what serial instruments see (brought up to the clock first, as the ADC does) ---------
+    def _box_probe_c(self, zone: str) -> float:
+        """The thermocouple of the PID box on `zone`: where its own probe sits."""
+        self.advance()
+        return self.thermal.probe_temp_c(zone)
+
+    def _noise(self) -> float:
+        """Gauge noise as a fraction of full scale: the benchmarks' transducer noise."""
+        return self._rng.gauss(0.0, self.cfg.backend.sim.transducer_noise_frac_rms)
+
+    def _line_gauge_mpa(self) -> float:
+        """Line pressure as a serial pressure gauge or transmitter reads it (MPa)."""
+        self.advance()
+        return self.hydraulics.line_pressure_mpa + self._noise() * self.cfg.pressure_range_mpa
+
+    def _force_gauge_kn(self) -> float:
+        """Force on the stack as a load cell's indicator reads it (kN)."""
+        self.advance()
+        full_scale_kn = self.cfg.pressure_range_mpa * self.cfg.ram_area_m2 * 1e3
+        return self.hydraulics.force_kn + self._noise() * full_scale_kn
+
+    def _dial_mm(self) -> float:
+        """Ram travel as a digital dial indicator on the ram reads it (mm)."""
+        self.advance()
+        return self.hydraulics.ram_position_mm
+
     # ---- physics ---------------------------------------------------------------------------
     def advance(self, exact: bool = False) -> None:
         """Bring the plant up to the clock, with the outputs as they were since the last call."""
@@ -86,6 +141,8 @@ class SimPress:
             return
         thermal_dt_s = now_s - self._thermal_t_s
         if exact or thermal_dt_s >= THERMAL_MIN_STEP_S:
+            for zone, box in self.serial.boxes.items():
+                box.update(self.thermal.probe_temp_c(zone), thermal_dt_s)
             self.thermal.step(thermal_dt_s, self._heater_levels())
             self._thermal_t_s = now_s
         self.hydraulics.advance_to(now_s, self._stack_temp_c())
@@ -102,6 +159,8 @@ class SimPress:
     def _heater_levels(self) -> dict[str, float]:
         levels = {}
         for z in self.cfg.zones:
+            if z.controller is not None and z.name in self.serial.boxes:
+                levels[z.name] = self.serial.boxes[z.name].level
             if z.ssr_pin is None:
                 continue
             on = self.pin_factory.level(z.ssr_pin) == (1.0 if z.ssr_active_high else 0.0)
@@ -118,6 +177,10 @@ class SimPress:
 
     def _send_commands(self) -> None:
         hyd = self.cfg.hydraulics
+        if hyd is None:  # a manual press: the operator's hands
+            assert self.hand is not None
+            self.hydraulics.command(self._t_s, **self.hand.plant_command())
+            return
         prop = None
         if hyd.proportional_valve is not None:
             prop = self.pin_factory.level(hyd.proportional_valve.pin)
@@ -174,6 +237,8 @@ class SimPress:
     def _adc_input(self, channel: int) -> float:
         self.advance()
         t = self.cfg.transducer
+        if t is None:
+            return 0.0
         if channel == t.channel:
             return self._transducer_signal_v()
         if channel == t.supply_channel:
