@@ -48,7 +48,7 @@ BIRTH_ONLINE = b"online"
 CONFIG_QOS = 1  # a retained config lost on the way would leave a sensor missing until restart
 MPA_TO_BAR = 10.0
 # Every mode the daemon reports (firmware.run.core_support.control_mode): an `enum` sensor refuses
-# a value outside its options, so `manual` and `autotune` (not in schema.MODES) are listed too.
+# a value outside its options; dict.fromkeys keeps any extra modes listed here de-duplicated.
 MODE_OPTIONS = tuple(dict.fromkeys((*MODES, "manual", "autotune")))
 OBJECT_ID = re.compile(r"[^A-Za-z0-9_-]")  # characters Home Assistant refuses in an object id
 

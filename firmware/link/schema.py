@@ -26,7 +26,7 @@ from firmware.link.commands import ENVELOPE_KEYS, ID_MAX_CHARS, VERBS, Arg, Verb
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
-MODES = ("idle", "running", "paused", "fault", "estop")
+MODES = ("idle", "manual", "autotune", "running", "paused", "fault", "estop")
 REPLY_STATUSES = ("accepted", "rejected", "completed")
 PRINTABLE_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
 PRESS_ID_PATTERN = "^[A-Za-z0-9_-]+$"  # an MQTT topic segment: see config.validate.safe_id
