@@ -205,6 +205,9 @@ class PressConfig:
     manual: ManualConfig = field(default_factory=ManualConfig)
     serial_ports: tuple[SerialPortConfig, ...] = ()
     instruments: tuple[InstrumentConfig, ...] = ()
+    # Retrofit: a relay in series with the existing controllers' heater outputs, energised only
+    # while a recipe wants heat, so a trip cuts them even when their serial line is dead.
+    heater_permit: OutputConfig | None = None
 
     @property
     def is_manual(self) -> bool:

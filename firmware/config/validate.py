@@ -283,6 +283,8 @@ def pin_uses(cfg: PressConfig) -> Iterator[tuple[str, int]]:
     for name in ("pump", "advance_valve", "release_valve", "press_valve", "proportional_valve"):
         if h is not None and getattr(h, name) is not None:
             yield f"hydraulics.{name}.pin", getattr(h, name).pin
+    if cfg.heater_permit is not None:
+        yield "heater_permit.pin", cfg.heater_permit.pin
     for name in ("estop", "guard"):
         if getattr(cfg.inputs, name) is not None:
             yield f"inputs.{name}.pin", getattr(cfg.inputs, name).pin

@@ -38,6 +38,12 @@ MODBUS_IDS = (1.0, 247.0)  # 0 is broadcast, 248-255 reserved
 # the over-pressure trip, 5 % above the recipe's force (the guide caps the upper edge anyway).
 BAND_FRACTION_RANGE = (0.002, 0.05)
 PRESSURE_MEASURES = ("line_pressure", "force")
+# Staleness: a thermocouple result is stale after 4 poll periods and a tick (thresholds.py), so a
+# serial zone temperature polled within 3 periods has a period to spare for one lost answer.
+TEMP_POLL_STALE_FACTOR = 3.0
+# Pressure results are stale after 0.3 s by default and 1 s at most ([safety] pressure_stale_s):
+# half of the largest leaves room for one lost answer.
+MAX_PRESSURE_POLL_S = 0.5
 
 RETROFIT_FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (SerialPortConfig, "name"): safe_id,
@@ -219,13 +225,34 @@ def check_zone_sources(cfg: PressConfig) -> Iterator[tuple[str, str]]:
                    "instrument with an sp register")
         elif users[zone.controller] > 1:
             yield f"{where}.controller", f'"{inst.name}" already controls another zone'
+    if cfg.heater_permit is not None:
+        if cfg.heater_permit.safe_energised:
+            yield "heater_permit.safe_energised", "true would permit heating on every trip"
+        if not users:
+            yield "heater_permit", "permits the heating of existing controllers; no zone has one"
     for i, inst in enumerate(cfg.instruments):
         if inst.measures == "temperature" and users[inst.name] == 0:
             yield f"instruments[{i}]", f'temperature instrument "{inst.name}" is no zone\'s ' \
                                        "controller"
 
 
+def check_periods(cfg: PressConfig) -> Iterator[tuple[str, str]]:
+    """A poll period the supervisor's stale checks can live with: a zone temperature is stale
+    after ~4 thermocouple periods, a pressure after a few ticks (up to 1 s with [safety]
+    pressure_stale_s), so slower polls would trip STALE_SENSOR between two good reads."""
+    for i, inst in enumerate(cfg.instruments):
+        if inst.measures == "temperature" and inst.period_s > TEMP_POLL_STALE_FACTOR * \
+                cfg.loop.tc_period_s:
+            yield (f"instruments[{i}].period_s", f"{inst.period_s:g} s is more than "
+                   f"{TEMP_POLL_STALE_FACTOR:g} x loop.tc_period_s ({cfg.loop.tc_period_s:g} s): "
+                   "the zone would read stale between polls; poll faster or raise tc_period_s")
+        if inst.measures in PRESSURE_MEASURES and inst.period_s > MAX_PRESSURE_POLL_S:
+            yield (f"instruments[{i}].period_s", f"{inst.period_s:g} s is too slow for a "
+                   f"pressure reading (at most {MAX_PRESSURE_POLL_S:g} s): the operator and the "
+                   "over-pressure trip would see it late")
+
+
 def check_retrofit(cfg: PressConfig) -> list[tuple[str, str]]:
     """Every retrofit rule that spans tables, as (key path, message) pairs."""
-    checks = (check_names, check_sources, check_zone_sources)
+    checks = (check_names, check_sources, check_zone_sources, check_periods)
     return [problem for check in checks for problem in check(cfg)]

@@ -170,6 +170,9 @@ class PressOutputs:
             self.release: SwitchedOutput | None = None
             self.press: SwitchedOutput | None = None
             self.prop: ProportionalValve | None = None
+            self.permit = (self._add(SwitchedOutput("heater_permit", cfg.heater_permit,
+                                                    pin_factory))
+                           if cfg.heater_permit is not None else None)
             if hyd is not None:
                 self.pump = self._add(SwitchedOutput("pump", hyd.pump, pin_factory))
                 self.advance = self._add(SwitchedOutput("advance_valve", hyd.advance_valve,
@@ -194,6 +197,8 @@ class PressOutputs:
         for name, ssr in self.ssrs.items():
             ssr.set_duty(cmd.heater_duty.get(name, 0.0))
             ssr.tick()
+        if self.permit is not None:  # existing controllers may heat only while a setpoint is sent
+            self.permit.set_energised(bool(cmd.controller_setpoints_c))
         self.apply_hydraulics(cmd)
 
     def apply_hydraulics(self, cmd: OutputCommands) -> None:

@@ -158,9 +158,11 @@ class SimPress:
 
     def _heater_levels(self) -> dict[str, float]:
         levels = {}
+        permit = self.cfg.heater_permit
+        permitted = permit is None or self._energised(permit)
         for z in self.cfg.zones:
             if z.controller is not None and z.name in self.serial.boxes:
-                levels[z.name] = self.serial.boxes[z.name].level
+                levels[z.name] = self.serial.boxes[z.name].level if permitted else 0.0
             if z.ssr_pin is None:
                 continue
             on = self.pin_factory.level(z.ssr_pin) == (1.0 if z.ssr_active_high else 0.0)

@@ -22,6 +22,7 @@ from tests.retrofit.support import (
 # Measured force is judged exactly; the plant's true force may differ by the gauge noise
 # (0.05 % of a 222 kN span, rms): 3 sigma.
 TRUE_FORCE_SLACK_KN = 0.35
+PERMIT_PIN = 17  # configs/example-retrofit.toml [heater_permit]
 SHORT = """
 name = "retrofit check: contact, heat, press, hold, release"
 die_diameter_mm = 10.0
@@ -156,6 +157,7 @@ def test_a_silent_gauge_trips_the_run_and_stops_the_old_controllers(tmp_path) ->
         daemon.scheduler.run_once(daemon.tick)
     assert {z: b.setpoint_c for z, b in press.serial.boxes.items()} == {"top": 0.0, "bottom": 0.0}
     assert press.serial.devices["top_pid"].stored[0] == 0x0101  # the E5CC told to STOP
+    assert press.pin_factory.level(PERMIT_PIN) == 0.0  # and the heater permit relay open
     assert isinstance(daemon.io.read().pressure, SensorFault)
 
 
@@ -168,6 +170,7 @@ def test_an_unplugged_line_is_a_sensor_bus_trip_naming_the_port(tmp_path) -> Non
 
     replies = run_recipe(daemon, SHORT, max_s=300, on_tick=unplug_at_100_s)
     assert jr.summarize(tmp_path, replies[0].data["run_id"]).outcome == "faulted"
+    assert press.pin_factory.level(PERMIT_PIN) == 0.0  # the boxes cannot be told: cut them
     faults = daemon.state()["faults"]
     assert any(f["code"] == "sensor_bus" and "rs485" in f["message"] + str(f["values"])
                for f in faults)

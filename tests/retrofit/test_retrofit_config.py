@@ -50,8 +50,9 @@ def test_a_force_indicator_sets_the_pressure_range_through_the_ram() -> None:
     ('port = "dial"', 'port = "dail"', 'no [[serial_ports]] named "dail"'),
     ("band_fraction = 0.02", "band_fraction = 0.1", "0.1 is out of range 0.002..0.05"),
     ("pv = { address = 1, kind = \"int16\" }", "", "pv: missing"),
+    ("period_s = 0.5", "period_s = 2.0", "the zone would read stale between polls"),
 ], ids=["no-hydraulics", "serial-too-slow", "typo", "ssr-and-controller", "example",
-        "unit", "range", "port", "band", "pv"])
+        "unit", "range", "port", "band", "pv", "slow-poll"])
 def test_a_wrong_retrofit_config_names_the_key(old: str, new: str, message: str) -> None:
     text = EXAMPLE.read_text()
     assert old in text
@@ -69,3 +70,15 @@ def test_a_manual_press_needs_some_pressure_source() -> None:
     end = MANUAL_SSR.index("[inputs.estop]")
     text = MANUAL_SSR[:start] + MANUAL_SSR[end:]
     assert "missing required table [transducer] (or a serial instrument" in problems(text)
+
+
+def test_a_heater_permit_must_open_on_a_trip() -> None:
+    text = EXAMPLE.read_text().replace("pin = 17\nactive_high = true",
+                                       "pin = 17\nsafe_energised = true")
+    assert "heater_permit.safe_energised: true would permit heating on every trip" in problems(text)
+
+
+def test_the_heater_permit_pin_is_checked_like_any_other() -> None:
+    text = EXAMPLE.read_text().replace("pin = 17\nactive_high = true", "pin = 26")
+    assert "heater_permit.pin: GPIO 26 is also used by" in problems(text) or \
+        "inputs.estop.pin: GPIO 26 is also used by heater_permit.pin" in problems(text)

@@ -65,7 +65,7 @@ def test_controllers_and_gauge_are_read_over_the_pty(rig) -> None:  # type: igno
     temps = wait_for(lambda: (t := instruments.temps()) and all(
         isinstance(r, TempReading) for r in t.values()) and t)
     assert temps["top"].temp_c == pytest.approx(press._box_probe_c("top"), abs=0.11)
-    assert isinstance(wait_for(instruments.pressure), PressureReading)
+    wait_for(lambda: isinstance(instruments.pressure(), PressureReading))
 
 
 def test_setpoints_reach_the_boxes_and_a_trip_stops_them(rig) -> None:  # type: ignore[no-untyped-def]
