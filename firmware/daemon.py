@@ -258,9 +258,7 @@ class Daemon:
         if self.link is None:
             return
         running = self.journal is not None
-        if not running and now_s < self._next_idle_telemetry_s:
-            pass
-        else:
+        if running or now_s >= self._next_idle_telemetry_s:  # idle: at the idle rate only
             self._next_idle_telemetry_s = now_s + 1.0 / self.bundle.link.telemetry_idle_hz
             self._telemetry_seq += 1
             self.link.publish_telemetry({"schema": SCHEMA_VERSION, "press_id": self.cfg.id,

@@ -9,6 +9,7 @@ cut off; nothing before it is touched. Every record carries `seq`, counting from
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zlib
@@ -114,9 +115,8 @@ class RunJournal:
             return
         self.closed = True
         try:
-            os.fsync(self._fd)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # a failing disk was already reported by append
+                os.fsync(self._fd)
         finally:
             os.close(self._fd)
 
