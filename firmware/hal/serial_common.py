@@ -9,6 +9,7 @@ STALE_SENSOR business, judged from its `time_s`.
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any, Protocol
 
@@ -48,7 +49,7 @@ class PortLost(Exception):  # noqa: N818 - a condition the bus handles, not a pr
     """The port itself failed (unplugged adapter, I/O error): the bus closes and reopens it."""
 
 
-class Instrument:
+class Instrument(abc.ABC):
     """Base of the serial instruments: the schedule, the latest result, readings in SI.
 
     Subclasses implement `exchange(port, now_s)`: one poll (and any pending write), setting
@@ -70,12 +71,13 @@ class Instrument:
         """True when a poll (or a write) is due."""
         return self.clock.now() >= self.next_due_s
 
+    @abc.abstractmethod
     def exchange(self, port: SerialPort, now_s: float) -> None:
         """One poll of the instrument on `port` (subclasses)."""
-        raise NotImplementedError
 
     def connected(self, port: SerialPort) -> None:
         """Called after the port (re)opens: set-up writes, buffers (subclasses)."""
+        del port  # an optional hook: most instruments need no set-up
 
     def schedule(self, now_s: float) -> None:
         """Next poll one period on, on the grid unless the poll overran it."""

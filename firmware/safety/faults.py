@@ -54,11 +54,10 @@ def _frozen(values: Mapping[str, float | str | bool]) -> Mapping[str, float | st
 
 
 @dataclass(frozen=True)
-class Fault:
-    """A trip: what (`code`, `subject`), why (`message`), the numbers behind it, and when.
-
-    `subject` names the thing that tripped: a zone ("top"), "line", "force", "sample", "estop".
-    `t_s` is the supervisor time (`now_s` of the tick that found it), in seconds.
+class _Finding:
+    """What every finding carries: what (`code`, `subject`), why (`message`), the numbers
+    behind it, and when. `subject` names the thing: a zone ("top"), "line", "force", "sample",
+    "estop". `t_s` is the supervisor time (`now_s` of the tick that found it), in seconds.
     """
 
     code: FaultCode
@@ -72,7 +71,7 @@ class Fault:
 
     @property
     def key(self) -> FindingKey:
-        """`(code, subject)`: what makes two findings the same fault."""
+        """`(code, subject)`: what makes two findings the same one."""
         return (self.code, self.subject)
 
     def describe(self) -> str:
@@ -85,34 +84,17 @@ class Fault:
 
 
 @dataclass(frozen=True)
-class SafetyWarning:
+class Fault(_Finding):
+    """A trip: latched, every output safe from the tick that found it."""
+
+
+@dataclass(frozen=True)
+class SafetyWarning(_Finding):
     """A finding below its trip: recorded and published, outputs untouched. Not a Python warning.
 
-    Same fields as `Fault`. The supervisor reports a warning on the tick it appears, not again
-    while it persists, so a guard left open at idle is one event, not ten a second.
+    The supervisor reports a warning on the tick it appears, not again while it persists, so a
+    guard left open at idle is one event, not ten a second.
     """
-
-    code: FaultCode
-    subject: str
-    message: str
-    t_s: float
-    values: Mapping[str, float | str | bool] = field(default_factory=_empty, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "values", _frozen(self.values))
-
-    @property
-    def key(self) -> FindingKey:
-        """`(code, subject)`, as for `Fault`."""
-        return (self.code, self.subject)
-
-    def describe(self) -> str:
-        """One line for logs and the CLI."""
-        return _describe(self.code, self.subject, self.message, self.values)
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain JSON-ready form for the journal and the `event` topic."""
-        return _as_dict(self)
 
 
 Finding = Fault | SafetyWarning
