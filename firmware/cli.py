@@ -155,6 +155,7 @@ def _finished_confirming(daemon) -> bool:  # type: ignore[no-untyped-def]
 
 
 import firmware.cli_autotune  # noqa: E402 - registers `autotune` on main
+import firmware.cli_calibrate  # noqa: E402 - registers `calibrate-die` on main
 import firmware.cli_selftest  # noqa: E402, F401 - registers `selftest` and `safe` on main
 
 if __name__ == "__main__":

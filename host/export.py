@@ -29,7 +29,7 @@ LEAD_COLUMNS = ("seq", "t_s", "wall_s", "time_iso")
 # Where the usual readings go, so every export of every run has the same column order.
 PREFERRED_ORDER = ("mode", "step_index", "temps_c", "setpoints_c", "temp_faults", "sample_mpa",
                    "target_sample_mpa", "force_kn", "line_mpa", "position_mm",
-                   "relative_density", "duty", "outputs")
+                   "thickness_mm", "relative_density", "duty", "outputs")
 
 
 def _split_unit(key: str) -> tuple[str, str]:

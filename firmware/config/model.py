@@ -113,6 +113,12 @@ class RamPositionConfig:
     channel: int = 2
     range_mm: float = 50.0
     full_scale_v: float = 3.3
+    # Die calibration, for the pellet's thickness and relative density (`hotpressd calibrate-die`
+    # measures all four with the empty die between the platens; README "Calibrating the die").
+    empty_die_closed_mm: float | None = None  # reading as the platens close the empty die, no load
+    compliance_mm_per_kn: float = 0.0  # frame and punches: extra travel per kN of force
+    growth_mm_per_c: float = 0.0  # hot platens and die grow: the closed reading falls per C
+    calibrated_at_c: float = 25.0  # mean platen temperature of the empty_die_closed_mm reading
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,19 @@ class LoopConfig:
     # Inner pressure loop while the hydraulics are active: a 10 Hz tick can meter only 1.5 % of a
     # 375 MPa target per slow-valve pulse; 50 Hz meters 0.2 % (see firmware/control/pressure.py).
     pressure_hz: float = 50.0
+
+
+@dataclass(frozen=True)
+class SimSampleConfig:
+    """Powder loaded in the simulated die (sim/compaction.py); powder_mass_g = 0 is the empty
+    die (for `hotpressd calibrate-die`). Without this table the die holds plant.md's generic
+    pressed pellet: stiff, creeping, of no particular thickness (the benchmarks' plant)."""
+
+    powder_mass_g: float = 0.15
+    theoretical_density_g_cm3: float = 2.0
+    die_diameter_mm: float = 10.0
+    fill_density_frac: float = 0.5  # loose powder as poured (tap density / theoretical)
+    heckel_k_per_mpa: float = 0.003  # compressibility (estimate for soft sulfides)
 
 
 @dataclass(frozen=True)
@@ -165,11 +184,12 @@ class SimConfig:
     valve_on_delay_s: float = 0.03
     valve_off_delay_s: float = 0.02
     pump_rundown_s: float = 0.2
-    ram_gap_mm: float = 5.0  # travel before the platens close on the die
+    ram_gap_mm: float = 5.0  # travel to close the empty die (or plant.md's generic pellet)
     tc_noise_c_rms: float = 0.1
     tc_sporadic_fault_rate: float = 1e-4  # fault frames per read
     transducer_noise_frac_rms: float = 0.0005
     seed: int = 1
+    sample: SimSampleConfig | None = None  # what is in the die (see SimSampleConfig)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from firmware.config.model import (
     PwmOutputConfig,
     RamPositionConfig,
     SimConfig,
+    SimSampleConfig,
     TransducerConfig,
     ZoneConfig,
 )
@@ -176,6 +177,10 @@ FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (RamPositionConfig, "channel"): CHANNEL,
     (RamPositionConfig, "range_mm"): AtLeast(0.0, "mm", strict=True),
     (RamPositionConfig, "full_scale_v"): AtLeast(0.0, "V", strict=True),
+    (RamPositionConfig, "empty_die_closed_mm"): AtLeast(0.0, "mm"),
+    (RamPositionConfig, "compliance_mm_per_kn"): Between(0.0, 0.5, "mm/kN"),
+    (RamPositionConfig, "growth_mm_per_c"): Between(0.0, 0.01, "mm/C"),
+    (RamPositionConfig, "calibrated_at_c"): Between(-20.0, TEMP_RANGE_C[1], "C"),
     (LimitsConfig, "max_temp_c"): Between(*TEMP_RANGE_C, "C"),
     (LimitsConfig, "max_line_pressure_mpa"): AtLeast(0.0, "MPa", strict=True),
     (LimitsConfig, "max_force_kn"): AtLeast(0.0, "kN", strict=True),
@@ -188,6 +193,11 @@ FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (SimConfig, "press_valve_flow_fraction"): Between(0.001, 1.0),
     (SimConfig, "tc_sporadic_fault_rate"): Between(0.0, 1.0),
     (SimConfig, "seed"): NON_NEGATIVE,
+    (SimSampleConfig, "powder_mass_g"): AtLeast(0.0, "g"),
+    (SimSampleConfig, "theoretical_density_g_cm3"): Between(0.5, 25.0, "g/cm^3"),
+    (SimSampleConfig, "die_diameter_mm"): Between(1.0, 200.0, "mm"),
+    (SimSampleConfig, "fill_density_frac"): Between(0.05, 0.95),
+    (SimSampleConfig, "heckel_k_per_mpa"): Between(0.0, 0.1, "/MPa"),
 }
 # Sim parameters that may be zero (an ideal, noiseless or leak-free plant is a fair experiment);
 # every other numeric sim parameter is physical and must be positive.
@@ -202,7 +212,7 @@ _SIM_UNITS = {"_j_per_k": "J/K", "_k_per_w": "K/W", "_w_per_k": "W/K", "_s": "s"
 def _sim_rules() -> None:
     """Give every numeric sim parameter without an explicit rule a positivity rule."""
     for name, default in vars(SimConfig()).items():
-        if (SimConfig, name) in FIELD_RULES or isinstance(default, str):
+        if (SimConfig, name) in FIELD_RULES or isinstance(default, str) or default is None:
             continue
         unit = next((u for sfx, u in _SIM_UNITS.items() if name.endswith(sfx)), "")
         FIELD_RULES[(SimConfig, name)] = AtLeast(0.0, unit, strict=name not in _SIM_MAY_BE_ZERO)
@@ -317,6 +327,9 @@ def check_channels(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     if pos.full_scale_v > t.fsr_v:
         yield ("inputs.ram_position.full_scale_v", f"{_num(pos.full_scale_v)} V is above "
                f"transducer.fsr_v {_num(t.fsr_v)} V, the ADC range it shares")
+    if pos.empty_die_closed_mm is not None and pos.empty_die_closed_mm > pos.range_mm:
+        yield ("inputs.ram_position.empty_die_closed_mm", f"{_num(pos.empty_die_closed_mm)} mm "
+               f"is beyond the sensor's range_mm {_num(pos.range_mm)} mm")
 
 
 def check_limits(cfg: PressConfig) -> Iterator[tuple[str, str]]:

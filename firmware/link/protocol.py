@@ -24,8 +24,8 @@ TELEMETRY keys: schema, press_id, seq (the journal seq during a run, else a daem
 run_id (or null), t_s (press monotonic time), wall_s (epoch seconds), mode, step_index,
 temps_c {zone: value or null}, temp_faults {zone: fault name}, setpoints_c {zone},
 line_mpa, force_kn, sample_mpa, target_sample_mpa (or null), position_mm (or null),
-relative_density (or null), duty {zone: 0..1}, outputs {pump, advance_open, press_open,
-release_open}.
+thickness_mm (or null: pellet thickness, calibrated die), relative_density (or null), duty
+{zone: 0..1}, outputs {pump, advance_open, press_open, release_open}.
 
 STATE keys: schema, press_id, mode (idle, running, paused, fault, estop), run_id, recipe,
 sample_id, operator, step_index, step_count, step_kind, step_label, step_elapsed_s, step_eta_s,

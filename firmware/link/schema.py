@@ -149,6 +149,8 @@ TELEMETRY = _obj("Published on `telemetry` at QoS 0, rate by mode.", {
     "sample_mpa": _num("Pressure on the sample (MPa).", nullable=True),
     "target_sample_mpa": _num("Pressure target on the sample (MPa).", nullable=True),
     "position_mm": _num("Ram position (mm).", nullable=True),
+    "thickness_mm": _num("Pellet thickness under load (mm), from the calibrated die.",
+                         nullable=True),
     "relative_density": _num("Estimated sample density / theoretical (0..1).", nullable=True),
     "duty": _map(_num("", minimum=0.0, maximum=1.0), "Heater duty per zone (0..1)."),
     "outputs": _obj("Hydraulic outputs as commanded.", {

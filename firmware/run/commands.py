@@ -86,7 +86,8 @@ def _begin(core: PressCore, text: str, source: str, args: dict[str, Any], now_s:
     max_force = max((s.pressure.force_kn for s in recipe.steps if s.pressure), default=None)
     area = recipe.geometry.area_m2 if recipe.geometry else None
     core.run = RunInfo(run_id, recipe.name, sample_id, str(args.get("operator", "")),
-                       limit.max_temp_c if limit else None, max_force, area)
+                       limit.max_temp_c if limit else None, max_force, area,
+                       full_density_thickness_mm=recipe.full_density_thickness_mm)
     core.manual = None
     events = core.engine.start(recipe, plan, run_id, first_step)
     header = {

@@ -53,6 +53,7 @@ class RunInfo:
     max_force_kn: float | None
     die_area_m2: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    full_density_thickness_mm: float | None = None  # for relative density (run/density.py)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from firmware.hal.outputs import OutputCommands
 from firmware.hal.press_io import Sample
 from firmware.hal.transducer import PositionReading
 from firmware.hal.types import PressureReading, SensorFault, TempReading
+from firmware.run.density import densification
 from firmware.run.engine import RunState, Targets
 from firmware.safety.context import PressurePhase, RunMode
 
@@ -69,6 +70,10 @@ def sample_record(core: PressCore, sample: Sample, targets: Targets,
     target_mpa = (targets.force_kn / (area * 1e3)
                   if (area and not targets.release) else None)
     pos = sample.position
+    position_mm = pos.position_mm if isinstance(pos, PositionReading) else None
+    dens = densification(cfg.inputs.ram_position, position_mm, force_kn,
+                         [t for t in map(_temp, sample.temps.values()) if t is not None],
+                         core.run.full_density_thickness_mm if core.run else None)
     return {
         "type": "sample",
         "t_s": round(sample.time_s, 3),
@@ -86,8 +91,10 @@ def sample_record(core: PressCore, sample: Sample, targets: Targets,
         "sample_mpa": None if sample_mpa is None else round(sample_mpa, 2),
         "target_sample_mpa": None if target_mpa is None else round(target_mpa, 2),
         "target_force_kn": None if targets.release else round(targets.force_kn, 3),
-        "position_mm": round(pos.position_mm, 4) if isinstance(pos, PositionReading) else None,
-        "relative_density": None,
+        "position_mm": None if position_mm is None else round(position_mm, 4),
+        "thickness_mm": None if dens is None else round(dens.thickness_mm, 4),
+        "relative_density": (None if dens is None or dens.relative_density is None
+                             else round(dens.relative_density, 4)),
         "duty": {n: round(d, 4) for n, d in commands.heater_duty.items()},
         "outputs": {"pump": commands.pump_on, "advance_open": commands.advance_open,
                     "press_open": commands.press_open, "release_open": commands.release_open},

@@ -4,6 +4,7 @@ the exact solution of the linear pressure equation the plant steps with.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -22,6 +23,19 @@ CREEP_REF_TEMP_C = 150.0
 CREEP_DOUBLING_C = 15.0  # thermally activated: the rate doubles every 15 C
 CREEP_STRESS_EXPONENT = 1.0  # linear viscous flow; metals would be 3-5
 CREEP_MAX_MM = 0.1  # creep exhausts as the sample densifies (rate falls linearly to zero)
+
+
+class Regime(enum.Enum):
+    """Where the ram is.
+
+    RETRACTED --p reaches p_drag--> TRAVEL --ram meets the stack--> CONTACT
+    CONTACT --p falls below p_drag--> TRAVEL --ram back at 0--> RETRACTED
+    In TRAVEL the pressure sits at p_drag and the ram moves at v = Q_net / A.
+    """
+
+    RETRACTED = "retracted"
+    TRAVEL = "travel"
+    CONTACT = "contact"
 
 
 class Delayed(Generic[T]):

@@ -15,6 +15,7 @@ The ram moves through three regimes (`Regime`); in contact the pressure obeys
 
 and before contact only the oil's V/beta resists. Line force on the stack is F = (p - p_drag) A,
 p_drag being the pressure that just moves the ram against its return spring and seal friction.
+Powder in the die (`SimConfig.sample`, sim/compaction.py) adds its compaction to C_tot.
 
 Integration: every term is linear in p except the orifice's sqrt, which is linearised at the
 start of each step, so each step solves dp/dt = -lam p + b0 + b1 t exactly (b1: a pump spinning
@@ -26,15 +27,16 @@ the orifice linearisation and the creep rate stay accurate. Quiet holds take 1 s
 
 from __future__ import annotations
 
-import enum
 import math
 from typing import Literal
 
 from firmware.config.model import SimConfig
+from firmware.sim.compaction import PowderCharge
 from firmware.sim.hydraulic_parts import (
     Creep,
     Delayed,
     PumpMotor,
+    Regime,
     crossing_time,
     first_root,
     linear_step,
@@ -55,19 +57,6 @@ STACK_HEATED_LENGTH_M = 0.08  # two 30 mm platens and a 20 mm die grow with the 
 STEEL_EXPANSION_PER_K = 12e-6  # linear expansion of steel: 0.1 mm growth per ~100 K of heating
 VALVES = ("advance", "press", "release")
 StuckAs = Literal["open", "closed"] | None
-
-
-class Regime(enum.Enum):
-    """Where the ram is.
-
-    RETRACTED --p reaches p_drag--> TRAVEL --ram meets the stack--> CONTACT
-    CONTACT --p falls below p_drag--> TRAVEL --ram back at 0--> RETRACTED
-    In TRAVEL the pressure sits at p_drag and the ram moves at v = Q_net / A.
-    """
-
-    RETRACTED = "retracted"
-    TRAVEL = "travel"
-    CONTACT = "contact"
 
 
 class HydraulicPlant:
@@ -99,10 +88,12 @@ class HydraulicPlant:
         self._p_drag_pa = ram_drag_n / ram_area_m2
         self._on_delay_s = cfg.valve_on_delay_s
         self._off_delay_s = cfg.valve_off_delay_s
-        self._gap_m = cfg.ram_gap_mm * 1e-3
+        self._powder = PowderCharge.from_config(cfg.sample, ram_area_m2, self._p_drag_pa)
+        self._gap_m = cfg.ram_gap_mm * 1e-3 - (self._powder.fill_m if self._powder else 0.0)
         self._ambient_c = cfg.ambient_c
         self._expansion_m_per_k = stack_length_m * stack_expansion_per_k
-        self._creep = creep if creep is not None else Creep()
+        empty_die = cfg.sample is not None and cfg.sample.powder_mass_g == 0.0  # never creeps
+        self._creep = Creep(rate_mm_per_min=0.0) if empty_die else (creep or Creep())
         self._t_s: float | None = None
         self._p_pa = 0.0
         self._x_m = 0.0  # ram position while travelling (derived in the other regimes)
@@ -170,6 +161,8 @@ class HydraulicPlant:
             "creep_mm": self._creep_m * 1e3, "thermal_growth_mm": self._growth_m() * 1e3,
             "stack_temp_c": self._stack_c, "leak_multiplier": self._leak_multiplier,
         }
+        if self._powder is not None:
+            state.update(self._powder.truth(self._creep_m))
         if self._prop.state is not None:
             state["prop_crack_mpa"] = self._prop_crack_pa() * 1e-6
         return state
@@ -286,8 +279,10 @@ class HydraulicPlant:
         return self._expansion_m_per_k * (self._stack_c - self._ambient_c)
 
     def _contact_x_m(self) -> float:
-        """Ram position at which it first touches the stack: the gap less growth, plus creep."""
-        return self._gap_m - self._growth_m() + self._creep_m
+        """Ram position at which it first touches the stack: the gap less growth, plus creep
+        and compaction."""
+        compact_m = self._powder.compact_m if self._powder is not None else 0.0
+        return self._gap_m - self._growth_m() + self._creep_m + compact_m
 
     def _step(self, h_max_s: float) -> float:
         """Advance at most `h_max_s` in the current regime; return the time actually taken."""
@@ -322,10 +317,14 @@ class HydraulicPlant:
             kinks.append(self._p_drag_pa)
         if p1 < 0.0:
             kinks.append(0.0)
+        if contact and self._powder is not None and p0 < self._powder.p_max_pa < p1:
+            kinks.append(self._powder.p_max_pa)  # reloading meets unpacked powder: more compliant
         if kinks:  # stop on the first kink crossed, exactly on it
             h_s, p1 = min((crossing_time(p0, lam, b0, b1, h_s, k), k) for k in kinks)
         self._p_pa = max(0.0, p1)
         self._creep_m += creep_m_per_s * h_s
+        if contact and self._powder is not None:
+            self._powder.pressed_to(p1)
         self._advance_common(h_s)
         if kinks and p1 == self._p_drag_pa:
             self._leave_pressure_regime()
@@ -349,6 +348,8 @@ class HydraulicPlant:
         net_m3_per_s = b - g * p0  # net flow into the line at p0, before the relief valves
         relieving = [p0 > crack or (p0 == crack and net_m3_per_s > 0.0)
                      for crack in self._cracks_pa]
+        if contact and self._powder is not None:
+            c += self._powder.line_compliance_m3_per_pa(p0, rising=net_m3_per_s > 0.0)
         for crack, on in zip(self._cracks_pa, relieving, strict=True):
             if on:
                 g += self._k_relief
