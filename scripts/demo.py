@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,14 +65,36 @@ def broker_config(port: int) -> dict[str, str]:
 
 
 def press_config(port: int) -> Path:
-    """The reference simulated press, journaling under out/demo, on the demo broker."""
+    """The reference simulated press, journaling under out/demo, on the demo broker: its die
+    calibrated empty first, then loaded with the powder the recipe names."""
     text = (REPO / "firmware" / "presets" / "reference_sim.toml").read_text()
     text = text.replace('journal_dir = "var/journal"', f'journal_dir = "{OUT / "journal"}"')
+    text = calibrated(text)
+    recipe = tomllib.loads(RECIPE.read_text())
+    text += ("\n# The powder the recipe names, loaded in the simulated die.\n"
+             f"[backend.sim.sample]\npowder_mass_g = {recipe['powder_mass_g']}\n"
+             f"theoretical_density_g_cm3 = {recipe['theoretical_density_g_cm3']}\n"
+             f"die_diameter_mm = {recipe['die_diameter_mm']}\n")
     text += (f'\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
              f'password_file = "{OUT / (PRESS_ID + ".password")}"\n')
     path = OUT / "press.toml"
     path.write_text(text)
     return path
+
+
+def calibrated(text: str) -> str:
+    """`hotpressd calibrate-die` on the empty simulated die; its lines pasted into `text`."""
+    empty = OUT / "empty-die.toml"
+    empty.write_text(text + "\n[backend.sim.sample]\npowder_mass_g = 0\n")
+    print("demo: calibrating the empty die (hotpressd calibrate-die)")
+    out = subprocess.run([str(VENV_BIN / "hotpressd"), "--config", str(empty), "calibrate-die"],
+                         capture_output=True, text=True, check=True).stdout
+    lines = out.split("Paste under", 1)[-1].split("\n", 1)[-1] if "Paste under" in out else ""
+    if "empty_die_closed_mm" not in lines:
+        raise SystemExit(f"demo: calibrate-die printed no calibration:\n{out}")
+    print("  " + lines.strip().replace("\n", "\n  "))
+    header = "[inputs.ram_position]\n"
+    return text.replace(header, header + lines, 1)
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -150,9 +173,15 @@ def finish(hotpress: list[str], env: dict[str, str], db: Path) -> int:
         lines = [ln for ln in out.splitlines() if "DEMO-001" in ln and "complete" in ln]
         return lines[0].split()[0] if lines else None
 
-    wait_for(lambda: run_id() is not None, RECORD_TIMEOUT_S, "the complete run record")
+    wait_for(lambda: run_id() is not None, RECORD_TIMEOUT_S, "the run's record")
     rid = run_id()
     assert rid is not None
+
+    def complete() -> bool:  # the logger holds every seq up to the journal's end record
+        out = subprocess.run([*runs, "show", rid], env=env, capture_output=True, text=True)
+        return "record: complete" in out.stdout
+
+    wait_for(complete, RECORD_TIMEOUT_S, "the complete run record (every journal seq)")
     subprocess.run([*runs, "show", rid], env=env, check=True)
     png, csv, js = OUT / f"{rid}.png", OUT / f"{rid}.csv", OUT / f"{rid}.json"
     subprocess.run([*runs, "plot", rid, "-o", str(png)], env=env, check=True)
