@@ -111,7 +111,7 @@ def render_line(view: PressView, now_s: float | None = None) -> str:
                      + f" eta {hms(state.get('run_eta_s'))}")
     parts.append(" ".join(f"{z} {t}/{sp}C" for z, t, sp, _ in zone_rows(view)) or "no temps")
     parts.append(f"{num(tele.get('sample_mpa'))}/{num(tele.get('target_sample_mpa'))} MPa "
-                 f"{num(tele.get('force_kn'), '.2f')} kN")
+                 f"{num(tele.get('force_kn'), '.2f')} kN" + densification_text(tele))
     parts.append(outputs_text(tele))
     faults = faults_of(state) + interlocks_on(state)
     parts.append("faults: " + ("; ".join(faults) if faults else "-"))
@@ -155,8 +155,18 @@ def _readings_table(view: PressView, tele: dict[str, Any], now_s: float | None) 
         else Text("")
     load = Text(f"sample {num(tele.get('sample_mpa'))} MPa (target "
                 f"{num(tele.get('target_sample_mpa'))})   force "
-                f"{num(tele.get('force_kn'), '.2f')} kN   line {num(tele.get('line_mpa'))} MPa")
+                f"{num(tele.get('force_kn'), '.2f')} kN   line {num(tele.get('line_mpa'))} MPa"
+                + densification_text(tele))
     return Group(table, load, Text.assemble(f"outputs: {outputs_text(tele)}", stale))
+
+
+def densification_text(tele: dict[str, Any]) -> str:
+    """The pellet's thickness and relative density when the press measures them, else ''."""
+    if num(tele.get("thickness_mm")) == "-":
+        return ""
+    text = f"   pellet {num(tele.get('thickness_mm'), '.3f')} mm"
+    density = num(tele.get("relative_density"), ".3f")
+    return text + (f" ({float(density) * 100:.1f} % dense)" if density != "-" else "")
 
 
 def run_outcome(view: PressView, run_id: str, seen_running: bool) -> str | None:

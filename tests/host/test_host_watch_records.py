@@ -31,6 +31,19 @@ def test_line_shows_zero_readings_as_zero_and_faults_by_name() -> None:
     assert "TC_OPEN: top thermocouple open; interlock guard_open" in line
 
 
+def test_line_and_panel_show_the_pellet_when_the_press_measures_it() -> None:
+    assert "pellet" not in render_line(view())
+    v = view()
+    assert v.telemetry is not None
+    v.telemetry.update(thickness_mm=1.0412, relative_density=0.9172)
+    assert "pellet 1.041 mm (91.7 % dense)" in render_line(v)
+    console = Console(width=140, record=True, force_terminal=True, color_system=None)
+    console.print(render_panel(v))
+    assert "pellet 1.041 mm (91.7 % dense)" in console.export_text()
+    v.telemetry.update(relative_density="junk")  # no powder data: thickness only, no crash
+    assert render_line(v).count("pellet 1.041 mm |") == 1
+
+
 def test_panel_renders_on_a_terminal() -> None:
     console = Console(width=100, record=True, force_terminal=True, color_system=None)
     console.print(render_panel(view()))
