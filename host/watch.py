@@ -112,7 +112,7 @@ def render_line(view: PressView, now_s: float | None = None) -> str:
     parts.append(" ".join(f"{z} {t}/{sp}C" for z, t, sp, _ in zone_rows(view)) or "no temps")
     parts.append(f"{num(tele.get('sample_mpa'))}/{num(tele.get('target_sample_mpa'))} MPa "
                  f"{num(tele.get('force_kn'), '.2f')} kN" + densification_text(tele))
-    parts.append(outputs_text(tele))
+    parts.append(band_text(state) or outputs_text(tele))  # a manual press has no pump to show
     faults = faults_of(state) + interlocks_on(state)
     parts.append("faults: " + ("; ".join(faults) if faults else "-"))
     return " | ".join(parts)
@@ -138,6 +138,9 @@ def render_panel(view: PressView, now_s: float | None = None) -> Group:
                          f"run left {hms(state.get('run_eta_s'))}"))
         parts.append(bar)
     parts.append(_readings_table(view, tele, now_s))
+    guide = band_text(state)
+    if guide:
+        parts.append(Text(guide, "bold green" if state.get("pressure_in_band") else "bold yellow"))
     faults = faults_of(state) + interlocks_on(state)
     if faults:
         parts.append(Text("faults: " + "; ".join(faults), "bold red"))
@@ -167,6 +170,28 @@ def densification_text(tele: dict[str, Any]) -> str:
     text = f"   pellet {num(tele.get('thickness_mm'), '.3f')} mm"
     density = num(tele.get("relative_density"), ".3f")
     return text + (f" ({float(density) * 100:.1f} % dense)" if density != "-" else "")
+
+
+def band_text(state: dict[str, Any]) -> str:
+    """A manual (retrofit) press: the band to pump into, on the sample and on the press's own
+    gauge, and what to do now; '' for a press that makes its own pressure."""
+    hint = state.get("operator_hint")
+    if not isinstance(hint, str):
+        return ""
+
+    def span(key: str, fmt: str) -> str | None:
+        band = state.get(key)
+        if isinstance(band, list) and len(band) == 2 and all(num(v) != "-" for v in band):
+            return f"{num(band[0], fmt)}-{num(band[1], fmt)}"
+        return None
+
+    where = [f"{b} {unit}" for b, unit in ((span("hold_band_mpa", ".0f"), "MPa sample"),
+                                          (span("hold_band_kn", ".1f"), "kN"),
+                                          (span("hold_band_line_mpa", ".2f"), "MPa on the gauge"))
+             if b is not None]
+    timer = "step timer running" if state.get("step_timer_running") else "step timer waits"
+    band = f"band {', '.join(where)}: " if where else ""
+    return f"{band}{hint.upper()} ({timer})"
 
 
 def run_outcome(view: PressView, run_id: str, seen_running: bool) -> str | None:

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from host.fleet import PressView
+from host.watch import band_text
 
 STALE_TELEMETRY_S = 5.0  # older telemetry is shown greyed: the press or its link is in trouble
 EVENTS_SHOWN = 12
@@ -91,6 +92,9 @@ def summary(view: PressView, now: float | None = None) -> dict[str, Any]:
         if tele.get("target_sample_mpa") is not None else _num(state.get("target_sample_mpa")),
         "force_kn": _num(tele.get("force_kn")), "line_mpa": _num(tele.get("line_mpa")),
         "relative_density": _num(tele.get("relative_density")),
+        "thickness_mm": _num(tele.get("thickness_mm")),
+        # A manual (retrofit) press: the band to pump into and what to do now.
+        "guide": band_text(state) or None, "in_band": state.get("pressure_in_band") is True,
         "position_mm": _num(tele.get("position_mm")),
         "outputs": outputs(tele), "faults": faults(state),
         "warnings": [str(w) for w in state.get("warnings") or []],

@@ -44,6 +44,23 @@ def test_line_and_panel_show_the_pellet_when_the_press_measures_it() -> None:
     assert render_line(v).count("pellet 1.041 mm |") == 1
 
 
+def test_a_manual_press_shows_its_band_on_the_gauge_and_the_hint() -> None:
+    v = view()
+    assert v.state is not None
+    v.state.update(operator_hint="pump slower", hold_band_mpa=[371.25, 378.75],
+                   hold_band_kn=[29.16, 29.74], hold_band_line_mpa=[9.2, 9.39],
+                   pressure_in_band=False, step_timer_running=False)
+    line = render_line(v)
+    assert ("band 371-379 MPa sample, 29.2-29.7 kN, 9.20-9.39 MPa on the gauge: PUMP SLOWER "
+            "(step timer waits)") in line
+    console = Console(width=160, record=True, force_terminal=True, color_system=None)
+    console.print(render_panel(v))
+    assert "PUMP SLOWER" in console.export_text()
+    v.state.update(hold_band_mpa=None, step_timer_running=True)  # no die area in the recipe
+    assert "band 29.2-29.7 kN, 9.20-9.39 MPa on the gauge: PUMP SLOWER (step timer running)" \
+        in render_line(v)
+
+
 def test_panel_renders_on_a_terminal() -> None:
     console = Console(width=100, record=True, force_terminal=True, color_system=None)
     console.print(render_panel(view()))

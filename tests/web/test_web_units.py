@@ -101,6 +101,18 @@ def test_summary_keeps_a_faulted_zone_and_a_missing_pressure_as_none() -> None:
                                {"name": "release valve", "on": False}]
 
 
+def test_summary_carries_the_pellet_and_a_manual_press_guide() -> None:
+    plain = present.summary(PressView("press-a", telemetry={"thickness_mm": 1.04,
+                                                           "relative_density": 0.917}))
+    assert plain["thickness_mm"] == 1.04 and plain["relative_density"] == 0.917
+    assert plain["guide"] is None and not plain["in_band"]
+    manual = present.summary(PressView("press-m", state={
+        "operator_hint": "hold", "hold_band_kn": [29.2, 29.7], "pressure_in_band": True,
+        "step_timer_running": True}))
+    assert manual["guide"] == "band 29.2-29.7 kN: HOLD (step timer running)"
+    assert manual["in_band"]
+
+
 def test_an_unseen_press_is_unknown_and_stale() -> None:
     info = present.summary(PressView("press-b"))
     assert info["mode"] == "unknown" and info["stale"] and info["step"] is None

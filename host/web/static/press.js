@@ -71,6 +71,11 @@
     $("force-kn").textContent = num(p.force_kn, 2);
     $("density-row").hidden = p.relative_density === null;
     $("density").textContent = num(p.relative_density, 3);
+    $("thickness-row").hidden = p.thickness_mm === null;
+    $("thickness-mm").textContent = num(p.thickness_mm, 3);
+    $("guide").hidden = p.guide === null;
+    $("guide").textContent = p.guide || "";
+    $("guide").className = p.in_band ? "guide inband" : "guide";
     $("outputs").replaceChildren(...p.outputs.map((o) => el("span", { class: o.on ? "pill on" : "pill" }, o.name)));
     const locks = [];
     if (p.estop) locks.push(el("span", { class: "pill alarm" }, "E-STOP"));
