@@ -158,8 +158,14 @@ class SimSampleConfig:
 
 
 @dataclass(frozen=True)
-class SimConfig:
-    """Parameters of the simulated press; defaults are reference/plant.md's steel platen press."""
+class PlantConfig:
+    """The press's physical figures: what the zone model, the recipe planner and the derived
+    safety windows assume. Defaults are reference/plant.md's steel platen press.
+
+    A real press states its own in `[plant]` (autotune measures the thermal ones); a simulated
+    press is built from the same figures (`SimConfig` adds noise and the die's contents), and a
+    `[plant]` table there is what the software believes against what the simulator does.
+    """
 
     ambient_c: float = 25.0
     platen_material: Literal["steel", "aluminium"] = "steel"
@@ -185,6 +191,12 @@ class SimConfig:
     valve_off_delay_s: float = 0.02
     pump_rundown_s: float = 0.2
     ram_gap_mm: float = 5.0  # travel to close the empty die (or plant.md's generic pellet)
+
+
+@dataclass(frozen=True)
+class SimConfig(PlantConfig):
+    """The simulated press: its physics, plus sensor noise, fault rates and what is in the die."""
+
     tc_noise_c_rms: float = 0.1
     tc_sporadic_fault_rate: float = 1e-4  # fault frames per read
     transducer_noise_frac_rms: float = 0.0005
@@ -228,6 +240,15 @@ class PressConfig:
     # Retrofit: a relay in series with the existing controllers' heater outputs, energised only
     # while a recipe wants heat, so a trip cuts them even when their serial line is dead.
     heater_permit: OutputConfig | None = None
+    plant: PlantConfig | None = None  # the physical figures; see `physics`
+
+    @property
+    def physics(self) -> PlantConfig:
+        """The physical figures the software works with: `[plant]` when given, else the
+        simulated plant's own, else (a real press without `[plant]`) the reference press's."""
+        if self.plant is not None:
+            return self.plant
+        return self.backend.sim if self.backend.kind == "sim" else PlantConfig()
 
     @property
     def is_manual(self) -> bool:

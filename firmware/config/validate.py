@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from firmware.config.build import FieldRule, ObjectRule, quote
 from firmware.config.model import (
@@ -20,6 +20,7 @@ from firmware.config.model import (
     LimitsConfig,
     LoopConfig,
     OutputConfig,
+    PlantConfig,
     PressConfig,
     PwmOutputConfig,
     RamPositionConfig,
@@ -219,6 +220,9 @@ def _sim_rules() -> None:
 
 
 _sim_rules()
+# `[plant]` holds the same physical figures as the simulator and is checked the same way.
+FIELD_RULES.update({(PlantConfig, name): rule for (cls, name), rule in list(FIELD_RULES.items())
+                    if cls is SimConfig and name in {f.name for f in fields(PlantConfig)}})
 
 
 def check_zone(zone: ZoneConfig) -> list[tuple[str, str]]:

@@ -216,7 +216,7 @@ def pump_line_rate_mpa_per_s(press: PressConfig) -> float:
     C = V / beta + A^2 / k, with k the frame and sample stiffness in series (plant.md); the
     reference circuit gives ~32 MPa/s.
     """
-    sim = press.backend.sim
+    sim = press.physics
     stiffness = 1.0 / (1.0 / sim.frame_stiffness_n_per_m + 1.0 / sim.sample_stiffness_n_per_m)
     capacitance = sim.oil_volume_m3 / sim.bulk_modulus_pa + press.ram_area_m2**2 / stiffness
     return sim.pump_flow_m3_per_s / capacitance / 1e6

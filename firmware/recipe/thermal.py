@@ -7,8 +7,8 @@ It is the lumped platen of reference/plant.md without the lags:
 
 with C = platen + heater-core heat capacity (plant.md's "max ramp ~0.41 K/s" is 2 kW / 4.9 kJ/K)
 and the last factor standing in for radiation. The numbers come from the press config: heater
-power from the zone, the rest from `backend.sim` (whose defaults are the reference steel platen,
-so they are the best estimate for a real press too until someone measures theirs).
+power from the zone, the rest from its physical figures (`PressConfig.physics`: `[plant]`, else
+the simulated plant's, else the reference steel platen's).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from firmware.config.model import PressConfig, SimConfig, ZoneConfig
+from firmware.config.model import PlantConfig, PressConfig, ZoneConfig
 
 RADIATION_SCALE_K = 300.0  # plant.md: loss factor (1 + dT/300) stands in for radiation
 REFERENCE_HEATER_W = 2000.0  # reference press zone: used when a plan has no press config
@@ -33,7 +33,7 @@ class PlatenThermal:
     ambient_c: float
 
     @classmethod
-    def for_zone(cls, zone: ZoneConfig, sim: SimConfig) -> PlatenThermal:
+    def for_zone(cls, zone: ZoneConfig, sim: PlantConfig) -> PlatenThermal:
         """Zone heater power with the platen numbers of the press's sim parameters."""
         capacity = sim.platen_heat_capacity_j_per_k + sim.heater_heat_capacity_j_per_k
         return cls(zone.heater_w, capacity, sim.ua_w_per_k, sim.ambient_c)
@@ -41,7 +41,7 @@ class PlatenThermal:
     @classmethod
     def reference(cls) -> PlatenThermal:
         """The reference steel platen (2 kW, plant.md defaults): for plans without a press."""
-        return cls.for_zone(ZoneConfig("reference", 0, 0, REFERENCE_HEATER_W, 300.0), SimConfig())
+        return cls.for_zone(ZoneConfig("reference", 0, 0, REFERENCE_HEATER_W, 300.0), PlantConfig())
 
     def loss_w(self, temp_c: float) -> float:
         """Heat lost to the room at `temp_c` (W): convection with the radiation factor."""
@@ -84,7 +84,7 @@ class PlatenThermal:
 
 def zone_thermals(press: PressConfig) -> dict[str, PlatenThermal]:
     """Thermal numbers for every heated zone of `press` (zones without an SSR are monitors)."""
-    return {z.name: PlatenThermal.for_zone(z, press.backend.sim) for z in heated_zones(press)}
+    return {z.name: PlatenThermal.for_zone(z, press.physics) for z in heated_zones(press)}
 
 
 def heated_zones(press: PressConfig) -> tuple[ZoneConfig, ...]:

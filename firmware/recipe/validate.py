@@ -201,7 +201,7 @@ def _cool_errors(step: Step, press: PressConfig) -> list[str]:
     thermals = list(zone_thermals(press).values())
     if step.kind is not StepKind.COOL or step.temp is None or step.end.kind is not EndKind.TARGET:
         return []
-    ambient_c = thermals[0].ambient_c if thermals else press.backend.sim.ambient_c
+    ambient_c = thermals[0].ambient_c if thermals else press.physics.ambient_c
     if step.temp.max_c > ambient_c:
         return []
     return [f"{step.ref}: temp_c: {step.temp.max_c:g} C is not above ambient ({ambient_c:g} C): "

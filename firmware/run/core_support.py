@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 
 def zone_model(cfg: PressConfig, zone: ZoneConfig) -> ZoneModel:
-    """The control model of a zone from its config (the sim section carries the platen figures
-    until a real press has its own; see the README's 'not yet' list)."""
-    sim = cfg.backend.sim
+    """The control model of a zone from the press's physical figures (`PressConfig.physics`);
+    an autotune result, when stored, corrects it at start-up."""
+    sim = cfg.physics
     heat_capacity = sim.platen_heat_capacity_j_per_k + sim.heater_heat_capacity_j_per_k
     heater_lag_s = sim.heater_heat_capacity_j_per_k * sim.heater_to_platen_k_per_w
     dead_time_s = sim.conduction_lag_s + sim.tc_tau_s + heater_lag_s

@@ -9,10 +9,9 @@ raising by hand for every heavy bed). So the windows here are computed from the 
   `C_heater * R_heater_to_platen` (the core runs ~50 K ahead of the platen at full power);
 - hydraulic rise rates `Q / C_tot`, `C_tot = V/beta + A^2/k`, on the fast and the slow path.
 
-Where the plant figures live: only in `backend.sim` for now (platen and heater heat capacity,
-lags, pump flow, oil volume, stiffness). A real press inherits the reference steel press's values
-from there unless its config sets them; a real press needs its own fields for these (zone heat
-capacity and lag, pump flow), measured once by autotune, and this module should read those first.
+Where the plant figures live: `PressConfig.physics` (platen and heater heat capacity, lags, pump
+flow, oil volume, stiffness): a real press's `[plant]` table, else the simulated plant's figures,
+else the reference steel press's. Autotune measures the thermal ones on the press itself.
 
 Every threshold may be tuned in the press TOML's `[safety]` table (see `config.py`), within
 bounds that keep each check able to trip. There is no switch that turns a check off.
@@ -24,7 +23,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from firmware.config.model import PressConfig, SimConfig, ZoneConfig
+from firmware.config.model import PlantConfig, PressConfig, ZoneConfig
 from firmware.safety.history import ENDPOINT_AVERAGE_S
 
 # ---- temperature limits ---------------------------------------------------------------------
@@ -167,18 +166,18 @@ class SafetyConfig:
         return next((z for z in self.zones if z.name == name), None)
 
 
-def sensor_lag_s(sim: SimConfig) -> float:
+def sensor_lag_s(sim: PlantConfig) -> float:
     """Heater-to-probe lag (s): conduction lag + probe lag + heater core time constant."""
     core_tau_s = sim.heater_heat_capacity_j_per_k * sim.heater_to_platen_k_per_w
     return sim.conduction_lag_s + sim.tc_tau_s + core_tau_s
 
 
-def full_power_rate_c_per_s(zone: ZoneConfig, sim: SimConfig) -> float:
+def full_power_rate_c_per_s(zone: ZoneConfig, sim: PlantConfig) -> float:
     """Platen heating rate at full power before losses (K/s): 0.41 for 2 kW on 4.6 kJ/K steel."""
     return zone.heater_w / (sim.platen_heat_capacity_j_per_k + sim.heater_heat_capacity_j_per_k)
 
 
-def derive_zone(zone: ZoneConfig, sim: SimConfig) -> ZoneSafety:
+def derive_zone(zone: ZoneConfig, sim: PlantConfig) -> ZoneSafety:
     """A zone's stall and runaway windows from its heater power, heat capacity and lag."""
     heated = zone.ssr_pin is not None and zone.heater_w > 0
     rate = full_power_rate_c_per_s(zone, sim) if heated else 0.0
@@ -195,14 +194,14 @@ def derive_zone(zone: ZoneConfig, sim: SimConfig) -> ZoneSafety:
                       runaway_s)
 
 
-def stack_stiffness_n_per_m(sim: SimConfig) -> float:
+def stack_stiffness_n_per_m(sim: PlantConfig) -> float:
     """Frame and sample stiffness in series (N/m): what a locked line pushes against."""
     return 1.0 / (1.0 / sim.frame_stiffness_n_per_m + 1.0 / sim.sample_stiffness_n_per_m)
 
 
 def pressure_rate_mpa_per_s(press: PressConfig, flow_m3_per_s: float) -> float:
     """Line pressure rise after contact (MPa/s): `Q / (V/beta + A^2/k)`; 32 MPa/s full flow."""
-    sim = press.backend.sim
+    sim = press.physics
     area_m2 = press.ram_area_m2
     c_tot = sim.oil_volume_m3 / sim.bulk_modulus_pa + area_m2**2 / stack_stiffness_n_per_m(sim)
     return flow_m3_per_s / c_tot / 1e6
@@ -218,7 +217,7 @@ def approach_window_s(press: PressConfig) -> float:
     """Pumping time allowed before contact: twice the stroke at the fast-path ram speed."""
     pos = press.inputs.ram_position
     stroke_m = (pos.range_mm if pos is not None else DEFAULT_STROKE_MM) / 1000.0
-    speed_m_per_s = press.backend.sim.pump_flow_m3_per_s / press.ram_area_m2
+    speed_m_per_s = press.physics.pump_flow_m3_per_s / press.ram_area_m2
     return PUMP_START_LAG_S + APPROACH_MARGIN * stroke_m / speed_m_per_s
 
 
@@ -232,13 +231,13 @@ def hold_dwell_s(press: PressConfig, slow_rate_mpa_per_s: float) -> float:
 def expansion_mpa_per_k(press: PressConfig) -> float:
     """Locked line pressure per K of stack heating: steel growth against the stack stiffness."""
     growth_m_per_k = STEEL_EXPANSION_PER_K * STACK_HOT_LENGTH_M
-    mpa = growth_m_per_k * stack_stiffness_n_per_m(press.backend.sim) / press.ram_area_m2 / 1e6
+    mpa = growth_m_per_k * stack_stiffness_n_per_m(press.physics) / press.ram_area_m2 / 1e6
     return LOCKED_EXPANSION_MARGIN * mpa
 
 
 def derive_safety_config(press: PressConfig) -> SafetyConfig:
     """The default thresholds for `press`, each computed from its capability (see module doc)."""
-    sim = press.backend.sim
+    sim = press.physics
     tick_s = 1.0 / press.loop.tick_hz
     flow = sim.pump_flow_m3_per_s
     fast = pressure_rate_mpa_per_s(press, flow)
