@@ -8,7 +8,9 @@ safe state and releases the pins, whose pull resistors then hold them de-energis
 every line that is not PASS), prints the `zero_offset_mpa` line to paste into the config and
 saves everything as JSON under the journal directory. On the simulator (`--sim`) it runs in
 virtual time, and `--inject FAULT[:TARGET]` wires a fault in first, to see what a FAIL looks
-like. Exit status: 0 nothing failed, 1 a check failed, 2 the press could not be opened at all.
+like: a `SimFault`, or on a retrofit press a serial one (an instrument `silent`, `corrupt`
+replies, `garbage` lines, a port `unplugged`). Exit status: 0 nothing failed, 1 a check failed,
+2 the press could not be opened at all (or the test stopped on an unexpected error).
 """
 
 from __future__ import annotations
@@ -27,18 +29,24 @@ from firmware import __version__
 from firmware.cli import load_press, main
 from firmware.clock import Clock, RealClock, VirtualClock
 from firmware.config.bundle import PressBundle
-from firmware.config.model import PressConfig
+from firmware.config.model import OutputConfig, PressConfig
 from firmware.errors import HotpressError
 from firmware.hal import diagnose
 from firmware.selftest import CheckResult, Outcome, Selftest, Status
 from firmware.sim.faults import SimFault
 
-ZONE_FAULTS = {SimFault.TC_OPEN, SimFault.TC_SHORT_GND, SimFault.TC_SHORT_VCC,
-               SimFault.TC_SPORADIC, SimFault.TC_FROZEN, SimFault.HEATER_OPEN,
-               SimFault.SSR_WELDED}
+TC_FAULTS = {SimFault.TC_OPEN, SimFault.TC_SHORT_GND, SimFault.TC_SHORT_VCC,
+             SimFault.TC_SPORADIC, SimFault.TC_FROZEN}
+# Serial faults of the emulated instruments (sim/serial_devices.py): the flag each one sets.
+SERIAL_FAULTS = {"silent": "an instrument that never answers",
+                 "corrupt": "a Modbus instrument whose replies fail their CRC",
+                 "garbage": "an ASCII instrument printing unreadable lines",
+                 "unplugged": "a serial port whose adapter is unplugged"}
+Injection = tuple[SimFault | str, str | None]
 VALVE_FAULTS = {SimFault.VALVE_STUCK_OPEN, SimFault.VALVE_STUCK_CLOSED}
 VALVES = ("advance", "press", "release")
 OPEN_CHECK = "open the press"
+STOPPED_CHECK = "self-test stopped"  # an unexpected error: reported as a line, not a traceback
 RESULTS_SUBDIR = "selftest"  # under the journal dir: commissioning records live with the runs
 
 
@@ -48,23 +56,64 @@ def _press(ctx: click.Context, config: str | None, sim: bool) -> PressBundle:
     return load_press(config or obj.get("config"), sim or bool(obj.get("sim")))
 
 
-def parse_injection(text: str, cfg: PressConfig) -> tuple[SimFault, str | None]:
-    """`tc_open:top` -> (SimFault.TC_OPEN, "top"), checking the target exists on this press."""
+def parse_injection(text: str, cfg: PressConfig) -> Injection:
+    """`tc_open:top` -> (SimFault.TC_OPEN, "top"), `silent:top_pid` -> ("silent", "top_pid"),
+    checking the target exists on this press."""
     name, _, target = text.partition(":")
-    try:
-        fault = SimFault(name)
-    except ValueError:
-        known = ", ".join(f.value for f in SimFault)
-        raise click.BadParameter(f"unknown fault {name!r}; known: {known}",
-                                 param_hint="--inject") from None
-    zones = [z.name for z in cfg.zones] + (["sample"] if cfg.sample_tc_cs_pin else [])
-    choices = zones if fault in ZONE_FAULTS else VALVES if fault in VALVE_FAULTS else None
+    fault: SimFault | str
+    if name in SERIAL_FAULTS:
+        fault = name
+    else:
+        try:
+            fault = SimFault(name)
+        except ValueError:
+            known = ", ".join([*(f.value for f in SimFault), *SERIAL_FAULTS])
+            raise click.BadParameter(f"unknown fault {name!r}; known: {known}",
+                                     param_hint="--inject") from None
+    choices = _targets(fault, cfg)
     if choices is None:
         return fault, None
+    if not choices:
+        raise click.BadParameter(f"{name}: this press has nothing it applies to",
+                                 param_hint="--inject")
     if target not in choices:
         raise click.BadParameter(f"{name} needs a target, one of {', '.join(choices)} "
                                  f"(e.g. {name}:{choices[0]})", param_hint="--inject")
     return fault, target
+
+
+def _targets(fault: SimFault | str, cfg: PressConfig) -> list[str] | None:
+    """What `fault` may be aimed at on this press; None when it takes no target."""
+    if fault == "unplugged":
+        return [p.name for p in cfg.serial_ports]
+    if isinstance(fault, str):  # silent: any instrument; corrupt: Modbus; garbage: ASCII
+        protocol = {"corrupt": "modbus_rtu", "garbage": "ascii"}.get(fault)
+        return [i.name for i in cfg.instruments if protocol in (None, i.protocol)]
+    if fault in TC_FAULTS:
+        return ([z.name for z in cfg.zones if z.tc_cs_pin is not None]
+                + (["sample"] if cfg.sample_tc_cs_pin is not None else []))
+    if fault is SimFault.HEATER_OPEN:
+        return [z.name for z in cfg.zones if z.heated]
+    if fault is SimFault.SSR_WELDED:
+        return [z.name for z in cfg.zones if z.ssr_pin is not None]
+    return list(VALVES) if fault in VALVE_FAULTS else None
+
+
+def inject(backend: Any, fault: SimFault | str, target: str | None) -> None:
+    """Wire `fault` into the simulated press `backend` (its emulated serial lines for the
+    serial faults)."""
+    if isinstance(fault, SimFault):
+        backend.inject(fault, target)
+    elif fault == "unplugged":
+        backend.serial.ports[target].unplugged = True
+    else:
+        setattr(backend.serial.devices[target], fault, True)
+
+
+def injection_text(fault: SimFault | str, target: str | None) -> str:
+    """An injection as typed: `tc_open:top`."""
+    name = fault.value if isinstance(fault, SimFault) else fault
+    return name + (f":{target}" if target else "")
 
 
 def _clock_for(cfg: PressConfig) -> Clock:
@@ -94,7 +143,10 @@ def safe(ctx: click.Context, config: str | None, sim: bool) -> None:
                    f"{diagnose.explain_open_error(exc, cfg)}", err=True)
         sys.exit(2)
     outputs.all_safe()
-    names = ", ".join(sorted(outputs.snapshot()))
+    # The snapshot lists SSRs, pump and valves; the heater permit relay is driven safe with
+    # them (PressOutputs.all_safe) but is not in the telemetry snapshot.
+    names = ", ".join([*sorted(outputs.snapshot()),
+                       *(["heater_permit"] if cfg.heater_permit is not None else [])])
     outputs.close()
     click.echo(f"hotpressd safe: press {cfg.id!r}: every output safe ({names}); pins released")
     held = [n for n, o in _switched(cfg) if o.safe_energised]
@@ -102,12 +154,22 @@ def safe(ctx: click.Context, config: str | None, sim: bool) -> None:
         click.echo(f"hotpressd safe: warning: {', '.join(held)} is safe only while energised, "
                    "and nothing holds it once this exits: wire it so de-energised is safe",
                    err=True)
+    boxes = [z.controller for z in cfg.zones if z.controller is not None]
+    if boxes and cfg.heater_permit is None:
+        click.echo(f"hotpressd safe: warning: {', '.join(boxes)} keep their last setpoint "
+                   "(this touches pins only, not serial lines): fit a heater permit relay",
+                   err=True)
 
 
-def _switched(cfg: PressConfig) -> list[tuple[str, Any]]:
+def _switched(cfg: PressConfig) -> list[tuple[str, OutputConfig]]:
+    """The on/off outputs of the press by name: pump and valves, and the heater permit relay
+    of a retrofit press (a manual press has no hydraulics at all)."""
     hyd = cfg.hydraulics
-    outs = [("pump", hyd.pump), ("advance_valve", hyd.advance_valve),
-            ("release_valve", hyd.release_valve), ("press_valve", hyd.press_valve)]
+    outs: list[tuple[str, OutputConfig | None]] = []
+    if hyd is not None:
+        outs += [("pump", hyd.pump), ("advance_valve", hyd.advance_valve),
+                 ("release_valve", hyd.release_valve), ("press_valve", hyd.press_valve)]
+    outs.append(("heater_permit", cfg.heater_permit))
     return [(n, o) for n, o in outs if o is not None]
 
 
@@ -139,26 +201,32 @@ def selftest(ctx: click.Context, config: str | None, sim: bool, yes: bool,
     click.echo(format_table(outcome.results))
     if outcome.results and outcome.results[0].name == OPEN_CHECK:
         sys.exit(2)  # nothing could be judged: the same status as any other unusable press
+    stopped = bool(outcome.results) and outcome.results[-1].name == STOPPED_CHECK
     if outcome.zero_offset_mpa is not None:
         click.echo(f"\ntransducer zero: put this in [transducer] of {bundle.source}:\n"
                    f"  {zero_offset_line(outcome.zero_offset_mpa, started)}")
     saved = save_results(bundle, outcome, faults, started, out_dir)
     click.echo(f"\n{'PASS' if outcome.passed else 'FAIL'}: {_summary(outcome)}"
                + (f"; saved {saved}" if saved else ""))
-    sys.exit(0 if outcome.passed else 1)
+    sys.exit(2 if stopped else 0 if outcome.passed else 1)
 
 
-def _run(cfg: PressConfig, yes: bool, faults: list[tuple[SimFault, str | None]]) -> Outcome:
-    """Open the press, run the test, close it (outputs safe) whatever happens."""
+def _run(cfg: PressConfig, yes: bool, faults: list[Injection]) -> Outcome:
+    """Open the press, run the test, close it (outputs safe) whatever happens.
+
+    The serial lines are polled from the test's own loop (`InlineSerial`): the test needs them
+    to itself for its read-backs, and has no tick for a slow instrument to delay.
+    """
     from firmware.hal.backend import make_backend
     from firmware.hal.press_io import PressIO
+    from firmware.selftest_serial import InlineSerial
 
     clock = _clock_for(cfg)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             backend = make_backend(cfg, clock)
-            io = PressIO(cfg, backend, clock)
+            io = PressIO(cfg, InlineSerial(backend), clock)
     except Exception as exc:  # noqa: BLE001 - the press could not be opened: say why, once
         outcome = Outcome()
         outcome.results.append(CheckResult(OPEN_CHECK, Status.FAIL, type(exc).__name__,
@@ -166,10 +234,19 @@ def _run(cfg: PressConfig, yes: bool, faults: list[tuple[SimFault, str | None]])
                                            diagnose.explain_open_error(exc, cfg)))
         return outcome
     for fault, target in faults:
-        backend.inject(fault, target)  # type: ignore[attr-defined]  # sim only, checked above
+        inject(backend, fault, target)  # sim only, checked by the caller
     confirm = (lambda _q: True) if yes else (lambda q: click.confirm(q, default=False))
+    test = Selftest(cfg, io, clock, confirm, progress=lambda s: click.echo(f"  ... {s}"))
     try:
-        return Selftest(cfg, io, clock, confirm, progress=lambda s: click.echo(f"  ... {s}")).run()
+        return test.run()
+    except click.Abort:
+        raise  # Ctrl-C or end of input at the question: click says "Aborted!"
+    except Exception as exc:  # noqa: BLE001 - one line and the results so far, not a traceback
+        test.outcome.results.append(CheckResult(
+            STOPPED_CHECK, Status.FAIL, f"{type(exc).__name__}: {exc}", "",
+            "every output was left safe; the lines above were judged before it stopped: "
+            "report this error with the saved results"))
+        return test.outcome
     finally:
         io.close()
 
@@ -198,7 +275,7 @@ def _summary(outcome: Outcome) -> str:
 
 
 def save_results(bundle: PressBundle, outcome: Outcome,
-                 faults: list[tuple[SimFault, str | None]], started: datetime,
+                 faults: list[Injection], started: datetime,
                  out_dir: str | None) -> Path | None:
     """Write the results as JSON; a directory we cannot write is reported, not fatal."""
     cfg = bundle.press
@@ -206,7 +283,7 @@ def save_results(bundle: PressBundle, outcome: Outcome,
     record = {"type": "selftest", "version": __version__, "press_id": cfg.id,
               "backend": cfg.backend.kind, "config": bundle.source, "config_sha256": bundle.sha256,
               "started_utc": started.isoformat(), "wall_s": time.time(),
-              "injected": [f.value + (f":{t}" if t else "") for f, t in faults],
+              "injected": [injection_text(f, t) for f, t in faults],
               "passed": outcome.passed, "zero_offset_mpa": outcome.zero_offset_mpa,
               "results": [r.as_dict() for r in outcome.results]}
     path = folder / f"selftest-{started:%Y%m%dT%H%M%SZ}.json"

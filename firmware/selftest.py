@@ -6,10 +6,16 @@ beat an operator reading raw numbers. Two phases:
 
 1. at rest (outputs safe, nothing moves): the ADC answers; the transducer supply; each MAX31855's
    cold junction against room temperature; each thermocouple against its cold junction; the line
-   pressure at rest (and the zero offset to write into the config); e-stop and guard.
+   pressure at rest (and the zero offset to write into the config); every serial instrument and
+   existing controller of a retrofit press (`firmware.selftest_serial`); e-stop and guard.
 2. outputs (after confirmation, e-stop released, guard closed): each heater at full duty until its
-   own thermocouple rises (and no other rises first: crossed wiring); pump + advance valve up to a
-   low test pressure; a short hold with every valve closed; the release valve dropping it.
+   own thermocouple rises (and no other rises first: crossed wiring); each existing controller
+   heating through the heater permit relay, and the relay cutting it (`firmware.selftest_boxes`);
+   pump + advance valve up to a low test pressure; a short hold with every valve closed; the
+   release valve dropping it.
+
+A check that does not apply to the press (no ADS1115, no pump and valves on a manual press) is a
+SKIP line that says why, so the table shows what was left out rather than hiding it.
 
 Each active step stops at once on the e-stop, the guard, a sensor fault or its own bound, and
 leaves the outputs safe; the caller closes the hardware (safe again) whatever happens. Time passes
@@ -51,6 +57,10 @@ HOLD_MAX_LOSS_FRAC = 0.2  # more loss than this in 2 s: release valve not closin
 RELEASE_MAX_S = 30.0  # a needle set to release full pressure in ~10 s drops 2 MPa in a few
 RELEASE_DONE_FRAC = 0.25  # pressure below a quarter of the held value: the release valve opened
 MIN_RELEASE_TEST_MPA = 0.5  # below this the pump test built too little to judge a release
+# An existing controller is asked for this much above its reading: past any PID box's proportional
+# band (a few % of span), so it drives full power like our SSR check, yet the check stops at +3 C.
+BOX_TEST_DELTA_C = 30.0
+HYDRAULIC_CHECKS = ("pump + advance valve", "hold (valves closed)", "release valve")
 
 
 class Status(enum.Enum):
@@ -94,7 +104,7 @@ class Outcome:
 class Rest:
     """Readings gathered at rest, outputs safe."""
 
-    temps: dict[str, list[TempResult]]
+    temps: dict[str, list[TempResult]]  # MAX31855 channels only (serial zones: selftest_serial)
     pressures: list[PressureReading | SensorFault]
     estop: bool
     guard_open: bool
@@ -116,18 +126,26 @@ class Selftest:
         self.confirm = confirm
         self.progress = progress
         self.outcome = Outcome()
-        self.cs_pins = {z.name: z.tc_cs_pin for z in cfg.zones}
+        # MAX31855 channels by name; a zone read through its existing controller has none.
+        self.cs_pins = {z.name: z.tc_cs_pin for z in cfg.zones if z.tc_cs_pin is not None}
         if cfg.sample_tc_cs_pin is not None:
             self.cs_pins["sample"] = cfg.sample_tc_cs_pin
+        self.boxes_ok: set[str] = set()  # zones whose controller took and read back a setpoint
 
     def run(self) -> Outcome:
         """Both phases; the outputs are left safe."""
+        from firmware.selftest_serial import SerialChecks
+
         self.progress(f"reading every sensor for {REST_S:g} s with every output safe")
         adc_ok = self._check_adc()
-        rest = self._read_at_rest()
+        serial = SerialChecks(self) if self.io.serial is not None else None
+        rest = self._read_at_rest(serial.watch if serial is not None else None)
         for name, results in rest.temps.items():
             self._check_thermocouple(name, results)
         pressure_ok = adc_ok and self._check_zero(rest.pressures)
+        if serial is not None:
+            serial.judge_rest()
+            self.boxes_ok = serial.check_setpoints()
         self._check_switches(rest)
         try:
             self._outputs_phase(rest, pressure_ok)
@@ -146,6 +164,12 @@ class Selftest:
     def _check_adc(self) -> bool:
         """The ADS1115 answers; with a supply channel, the transducer supply is in band."""
         t = self.cfg.transducer
+        if t is None or self.io.adc is None:
+            source = self.cfg.pressure_instrument
+            self.add("ADC", Status.SKIP, "no ADS1115 on this press", advice=(
+                f"pressure comes from serial instrument {source.name!r}: see its line"
+                if source is not None else "no [transducer] in the config"))
+            return False
         channel = t.supply_channel if t.kind == "ratiometric" else None
         try:
             volts = self.io.adc.read_voltage(channel if channel is not None else t.channel,
@@ -171,13 +195,16 @@ class Selftest:
                  f"check the transducer's {nominal_v:g} V feed (a sagging supply, a long thin "
                  f"wire) and its link to AIN{channel}; ratiometric readings follow the supply")
 
-    def _read_at_rest(self) -> Rest:
-        """REST_S of readings, outputs safe; keeps every fresh thermocouple result."""
+    def _read_at_rest(self, watch: Callable[[], None] | None = None) -> Rest:
+        """REST_S of readings, outputs safe; keeps every fresh thermocouple result and calls
+        `watch()` after each read (the serial checks collect their instruments' results)."""
         rest = Rest({name: [] for name in self.cs_pins}, [], False, False)
         end_s = self.clock.now() + REST_S
         while self.clock.now() < end_s:
             sample = self.io.read()
-            for name in sample.fresh_temps:
+            if watch is not None:
+                watch()
+            for name in sample.fresh_temps & rest.temps.keys():
                 rest.temps[name].append(sample.temps[name])
             rest.pressures.append(sample.pressure)
             rest.estop |= sample.estop
@@ -267,17 +294,29 @@ class Selftest:
     # ---- outputs ---------------------------------------------------------------------------
     def _outputs_phase(self, rest: Rest, pressure_ok: bool) -> None:
         heated = [z.name for z in self.cfg.zones if z.ssr_pin is not None]
+        boxes = [z.name for z in self.cfg.zones if z.controller is not None]
+        question = self._question(heated, boxes)
         why_not = self._outputs_blocked(rest)
-        if why_not is None and not self.confirm(self._question(heated)):
+        if why_not is None and question and not self.confirm(question):
             why_not = "not confirmed: answer yes, or pass --yes"
         if why_not is not None:
-            for name in [*(f"heater {z}" for z in heated), "pump + advance valve",
-                         "hold (valves closed)", "release valve"]:
+            for name in self._output_checks(heated, boxes):
                 self.add(name, Status.SKIP, "not run", advice=why_not)
-            return
-        from firmware.selftest_outputs import OutputChecks
+        else:
+            from firmware.selftest_outputs import OutputChecks
 
-        OutputChecks(self).run(heated, pressure_ok)
+            OutputChecks(self).run(heated, pressure_ok, boxes)
+        if self.cfg.hydraulics is None:
+            self.add("pump and valves", Status.SKIP, "none on this press",
+                     advice=f'pressure_mode = "{self.cfg.pressure_mode}": the operator makes '
+                            "the pressure with the hand pump")
+
+    def _output_checks(self, heated: list[str], boxes: list[str]) -> list[str]:
+        """The names of the outputs phase's lines, in order (for SKIP lines when it cannot run)."""
+        names = [f"heater {z}" for z in [*heated, *boxes]]
+        if boxes and self.cfg.heater_permit is not None:
+            names.append("heater permit")
+        return names + (list(HYDRAULIC_CHECKS) if self.cfg.hydraulics is not None else [])
 
     def _outputs_blocked(self, rest: Rest) -> str | None:
         if rest.estop:
@@ -286,23 +325,44 @@ class Selftest:
             return "close the guard first"
         return None
 
-    def _question(self, heated: list[str]) -> str:
-        return (f"The next checks switch outputs: each heater ({', '.join(heated)}) at full power "
-                f"until it warms {HEATER_RISE_C:g} C (at most {HEATER_MAX_S:g} s), then the pump "
-                f"closes the platens to {self.pump_test_mpa():g} MPa line pressure and the release "
-                "valve drops it. Keep hands clear of the platens. Continue?")
+    def _question(self, heated: list[str], boxes: list[str]) -> str:
+        """What the outputs phase will do, to confirm; "" when it has nothing to switch."""
+        parts = []
+        if heated:
+            parts.append(f"each heater ({', '.join(heated)}) at full power until it warms "
+                         f"{HEATER_RISE_C:g} C (at most {HEATER_MAX_S:g} s)")
+        if boxes:
+            names = ", ".join(str(self.cfg.zone(z).controller) for z in boxes)
+            permit = self.cfg.heater_permit
+            relay = (f" with the heater permit relay (GPIO{permit.pin}) closed"
+                     if permit is not None else "")
+            parts.append(f"each temperature controller ({names}) gets a setpoint "
+                         f"{BOX_TEST_DELTA_C:g} C above its platen{relay} until it warms "
+                         f"{HEATER_RISE_C:g} C" + (", then the same with the relay open, to see "
+                                                   "it cut the heating" if relay else ""))
+        if self.cfg.hydraulics is not None:
+            parts.append(f"the pump closes the platens to {self.pump_test_mpa():g} MPa line "
+                         "pressure and the release valve drops it")
+        if not parts:
+            return ""
+        return ("The next checks switch outputs: " + ", then ".join(parts)
+                + ". Keep hands clear of the platens. Continue?")
 
     def pump_test_mpa(self) -> float:
         """The pump check's target line pressure: low, and within the press's limit."""
         return min(PUMP_TEST_MPA, PUMP_TEST_LIMIT_FRAC * self.cfg.limits.max_line_pressure_mpa)
 
     def drive(self, cmd: OutputCommands, period_s: float, max_s: float,
-              done: Callable[[Sample], bool]) -> tuple[str, Sample, float]:
+              done: Callable[[Sample], bool],
+              apply: Callable[[OutputCommands], None] | None = None,
+              ) -> tuple[str, Sample, float]:
         """Hold `cmd` until `done(sample)`; stops on an interlock or after `max_s` seconds.
 
-        Returns (why it stopped: done / timeout / the interlock, the last sample, seconds taken).
-        The caller puts the outputs back to safe.
+        `apply` replaces `io.apply` for a step that sets the outputs its own way (the permit
+        check: setpoints sent with the relay open). Returns (why it stopped: done / timeout / the
+        interlock, the last sample, seconds taken). The caller puts the outputs back to safe.
         """
+        apply = apply or self.io.apply
         start_s = self.clock.now()
         while True:
             sample = self.io.read()
@@ -314,7 +374,7 @@ class Selftest:
                 return "done", sample, elapsed_s
             if elapsed_s >= max_s:
                 return "timeout", sample, elapsed_s
-            self.io.apply(cmd)
+            apply(cmd)
             self.clock.sleep(period_s)
 
     def settle(self) -> None:

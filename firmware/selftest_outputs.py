@@ -3,9 +3,13 @@
 Kept apart from `firmware.selftest` (the at-rest checks and the runner) so each file stays one
 concept: this one moves things. Every step here starts from safe outputs, drives one thing
 through `Selftest.drive` (which stops on the e-stop, the guard or its bound) and ends safe.
+Zones heated by an existing controller (a retrofit press) are checked by `selftest_boxes`, with
+the heater permit relay; a manual press has no pump or valves, so no hydraulic checks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from firmware.hal import diagnose
 from firmware.hal.outputs import OutputCommands
@@ -17,6 +21,7 @@ from firmware.selftest import (
     HEATER_RISE_C,
     HOLD_MAX_LOSS_FRAC,
     HOLD_S,
+    HYDRAULIC_CHECKS,
     MIN_RELEASE_TEST_MPA,
     PUMP_ABORT_FACTOR,
     PUMP_MAX_S,
@@ -42,6 +47,22 @@ def temps_of(sample: Sample) -> dict[str, float]:
     return {n: r.temp_c for n, r in sample.temps.items() if isinstance(r, TempReading)}
 
 
+def rises_from(start: dict[str, float], sample: Sample) -> dict[str, float]:
+    """How far each channel read in `start` has moved since (C), valid readings only."""
+    return {n: t - start[n] for n, t in temps_of(sample).items() if n in start}
+
+
+def heater_done(zone: str, start: dict[str, float]) -> Callable[[Sample], bool]:
+    """The end of a heater check: `zone` rose enough or fell (reversed), another channel rose
+    enough first (crossed wiring), or the reading failed."""
+    def done(sample: Sample) -> bool:
+        r = rises_from(start, sample)
+        own = r.get(zone)
+        return (own is None or own >= HEATER_RISE_C or own <= -HEATER_FALL_C
+                or any(v >= HEATER_RISE_C for v in r.values()))
+    return done
+
+
 def pressure_of(sample: Sample) -> float | None:
     """Line pressure in `sample` (MPa), None when the read failed."""
     p = sample.pressure
@@ -56,12 +77,20 @@ class OutputChecks:
         self.cfg = test.cfg
         self.tick_s = 1.0 / test.cfg.loop.tick_hz
 
-    def run(self, heated: list[str], pressure_ok: bool) -> None:
-        """Every heater in turn, then the hydraulics (only with a working pressure reading)."""
+    def run(self, heated: list[str], pressure_ok: bool, boxes: Sequence[str] = ()) -> None:
+        """Every heater in turn, then the zones existing controllers heat (`boxes`) and their
+        heater permit, then the hydraulics (only with a working pressure reading)."""
+        every = [*heated, *boxes]
         for zone in heated:
             self.heater(zone)
-            self.wait_for_coast(heated)
-        names = ("pump + advance valve", "hold (valves closed)", "release valve")
+            self.wait_for_coast(every)
+        if boxes:
+            from firmware.selftest_boxes import BoxChecks
+
+            BoxChecks(self).run(list(boxes), every)
+        if self.cfg.hydraulics is None:
+            return  # a manual press: the runner says so in one SKIP line
+        names = HYDRAULIC_CHECKS
         if not pressure_ok:
             for name in names:
                 self.test.add(name, Status.SKIP, "not run",
@@ -87,20 +116,12 @@ class OutputChecks:
                           f"{zone}: fix that line above first")
             return
         self.test.progress(f"heating {zone} at full power (SSR GPIO{ssr_pin})")
-
-        def rises(sample: Sample) -> dict[str, float]:
-            return {n: t - start[n] for n, t in temps_of(sample).items() if n in start}
-
-        def done(sample: Sample) -> bool:
-            r = rises(sample)
-            own = r.get(zone)
-            return (own is None or own >= HEATER_RISE_C or own <= -HEATER_FALL_C
-                    or any(v >= HEATER_RISE_C for v in r.values()))
-
         cmd = OutputCommands(heater_duty={zone: 1.0})
-        why, sample, took_s = self.test.drive(cmd, self.tick_s, HEATER_MAX_S, done)
+        why, sample, took_s = self.test.drive(cmd, self.tick_s, HEATER_MAX_S,
+                                              heater_done(zone, start))
         self.test.io.safe()
-        self._judge_heater(name, zone, ssr_pin, cs_pin, why, sample, rises(sample), took_s)
+        self._judge_heater(name, zone, ssr_pin, cs_pin, why, sample, rises_from(start, sample),
+                           took_s)
 
     def _judge_heater(self, name: str, zone: str, ssr_pin: int | None, cs_pin: int, why: str,
                       sample: Sample, rises: dict[str, float], took_s: float) -> None:
@@ -157,6 +178,7 @@ class OutputChecks:
         """Pump + advance valve, release closed, up to the test pressure; returns where it got."""
         target = self.test.pump_test_mpa()
         hyd = self.cfg.hydraulics
+        assert hyd is not None  # run() checks the hydraulics only on a press that has them
         self.test.progress(f"pump on with the advance valve open, up to {target:g} MPa")
         peak = [0.0]
 

@@ -103,6 +103,14 @@ def test_without_confirmation_no_output_moves(tmp_path: Path) -> None:
     assert line(result, "pump + advance valve").startswith("SKIP")
 
 
+def test_the_question_names_every_output_it_will_switch(tmp_path: Path) -> None:
+    result = run(["selftest", "--sim"], tmp_path, input="n\n")
+    assert ("The next checks switch outputs: each heater (top, bottom) at full power until it "
+            "warms 3 C (at most 120 s), then the pump closes the platens to 2 MPa line pressure "
+            "and the release valve drops it. Keep hands clear of the platens. Continue?"
+            ) in result.output
+
+
 class CrossedThermocouples:
     """The simulated press with the two thermocouple chip-select wires swapped at the Pi."""
 
