@@ -218,7 +218,21 @@ def target_checks(f: dict[str, float]) -> list[tuple[str, bool]]:
         checks.append((f"{s}: IAE <= 0.6 x simple_pid_zn (x{ratio:.2f})", ratio <= 0.6))
     checks.append(("cold_die: back within +-1 C <= 300 s",
                    f.get(f"cold_die.{hp}.recover_1c_s", math.inf) <= 300.0))
-    return checks
+    return checks + press_checks(f)
+
+
+def press_checks(f: dict[str, float]) -> list[tuple[str, bool]]:
+    """press_375's targets: the hold on what the press controls, and on the sample's true force."""
+    key = "press_375.hotpress."
+    if key + "hold_s" not in f:
+        return [("press_375: ran", False)]
+    low, high = f[key + "hold_line_low_pct"], f[key + "hold_line_high_pct"]
+    band, drag = f[key + "hold_band_pct"], f[key + "hold_drag_pct"]
+    return [(f"press_375: hold within +-0.5 % (hydraulic force {low:+.2f}/{high:+.2f} %)",
+             max(-low, high) <= 0.5),
+            ("press_375: <= 2 pump starts/min", f[key + "pump_starts_per_min"] <= 2.0),
+            (f"press_375: true force within +-1 % ({band:.2f} %, {drag:+.2f} % of it the ram's "
+             "drag, not subtracted)", band <= 1.0)]
 
 
 def print_table(figures: dict[str, float]) -> None:

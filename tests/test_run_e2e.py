@@ -12,17 +12,16 @@ from tests.helpers import run_recipe, sim_daemon
 
 RECIPES = sorted(Path(__file__).resolve().parent.parent.joinpath("recipes").glob("*.toml"))
 TEMP_TOL_C = 1.0  # issue 4: within +-1 C (true values) after ramps settle
-# Issue 4 asks +-1 % of the pressure target. The reference circuit does not reach it: a bleed
-# against thermal expansion dips the line up to ~4.3 % for about half a second before the refill
-# (bench/control.py press_375 and tests/test_pressure_control.py report the figures). The
-# end-to-end bound is therefore 5 %: a recipe that drifts further has lost its pressure. The 1 %
-# goal stays a benchmark target, reported as missed rather than hidden by this test.
-FORCE_TOL_FRAC = 0.05
+FORCE_TOL_FRAC = 0.01  # issue 4: within +-1 % of the force target once a hold has settled
 SETTLE_AFTER_REACH_S = 120.0  # a platen that has come within 1 C is judged from 2 min later
 HOLD_SETTLE_S = 10.0  # a pressure hold is judged once held this long
 LIMIT_SLACK_C = 1.0  # the material limit is a setpoint limit; the plant may sit 1 C above it
-# Below ~30 kN, 1 % is finer than the transducer can see: 3 sigma of its noise (0.05 % of a 70 MPa
-# span) on the reference ram is 0.33 kN, so small targets are judged against that floor instead.
+# Small targets are judged against a floor instead. On the reference ram the shortest valve
+# pulses at the 50 Hz inner loop are 0.05 kN (slow valve) and 0.068 kN x sqrt(line MPa) (release
+# needle: 1.7 % of 5 kN), and a hold centres the needle's tick on target, so a 5 kN hold swings
+# +-0.85 % before noise; 3 sigma of one transducer reading (0.05 % of a 70 MPa span) is 0.33 kN,
+# the floor. Measured on the reference recipes: 5 kN within ~1.1 %, 1.3 kN ~5 %, 0.66 kN ~8 %
+# (inside the floor), every target from 7.85 kN up within +-0.7 %.
 FORCE_FLOOR_KN = 3 * 0.0005 * 70.0 * 3.1669e-3 * 1e3
 
 
@@ -46,8 +45,9 @@ class Follow:
             true_c = truth[f"platen_{zone}_c"]
             self.max_temp_c = max(self.max_temp_c, true_c)
             self._temp(zone, targets.temps_c.get(zone), true_c, now)
-        # The hydraulic force (true line pressure x ram area) is what the press controls; the
-        # ram's seal drag (~0.3 kN in the sim) is a calibration matter the press cannot see.
+        # The hydraulic force (true line pressure x ram area) is what the press controls. The
+        # force on the sample is less by the ram's seal drag and return spring (0.3 kN in the
+        # sim: 1 % of 29 kN, 6 % of 5 kN), which the press does not subtract (not calibrated).
         hydraulic_kn = truth["line_pressure_mpa"] * daemon.cfg.ram_area_m2 * 1e3
         self._force(daemon, targets, hydraulic_kn, now)
 

@@ -9,9 +9,16 @@ as sample pressure (force / die area):
   overshoot_mpa       highest sample pressure in the first minute at pressure, minus target;
   hold_min_mpa, hold_max_mpa, hold_band_pct   the hold (from 1 min after reaching pressure to the
                       end): extremes, and the worst deviation in % of target;
-  pump_starts_per_min over the hold; hold_s its length.
+  pump_starts_per_min over the hold; hold_s its length;
+  hold_line_low_pct, hold_line_high_pct, hold_line_in_05_pct   the same hold on the hydraulic
+                      force (true line pressure x ram area), the quantity the press controls:
+                      worst deviation below / above target (%), share of loop steps within
+                      +-0.5 % (%);
+  hold_drag_pct       mean of true less hydraulic force over the hold (% of target): the ram's
+                      seal drag and return spring, which the press does not subtract.
 The loop is the daemon's: heaters and the pressure controller every tick, and between ticks the
-inner pressure loop at loop.pressure_hz (line reading and valves only).
+inner pressure loop at loop.pressure_hz (line reading and valves only); each step's controller
+update gets the time since the previous one, as the daemon's core gives it.
 """
 
 from __future__ import annotations
@@ -54,15 +61,19 @@ class _Record:
 
     def __init__(self, rig: Rig, target_kn: float, die_area_mm2: float) -> None:
         self.rig, self.target_kn, self.die_area_mm2 = rig, target_kn, die_area_mm2
+        self.kn_per_mpa = rig.cfg.ram_area_m2 * 1e3
         self.times: list[float] = []
         self.sample_mpa: list[float] = []
+        self.line_mpa: list[float] = []  # hydraulic force as sample pressure (line x ram area)
         self.reached_s: float | None = None
 
     def take(self) -> None:
         now_s = self.rig.clock.now()
-        force_kn = self.rig.press.truth()["force_kn"]
+        truth = self.rig.press.truth()
+        force_kn, line_kn = truth["force_kn"], truth["line_pressure_mpa"] * self.kn_per_mpa
         self.times.append(now_s)
         self.sample_mpa.append(force_kn * 1e3 / self.die_area_mm2)
+        self.line_mpa.append(line_kn * 1e3 / self.die_area_mm2)
         if self.reached_s is None and force_kn >= REACHED_FRAC * self.target_kn:
             self.reached_s = now_s
 
@@ -70,9 +81,8 @@ class _Record:
 def _inner_loop(rig: Rig, pressure: Any, target_kn: float, record: _Record) -> None:
     """As the daemon does between ticks while pressing: read the line and set the valves at
     loop.pressure_hz (when this version of PressIO has the calls for it)."""
-    loop = rig.cfg.loop
-    steps = max(1, round(getattr(loop, "pressure_hz", loop.tick_hz) / loop.tick_hz))
-    if steps == 1 or not hasattr(rig.io, "read_pressure"):
+    steps = _substeps(rig)
+    if steps == 1:
         return
     period_s = rig.tick_s / steps
     for k in range(1, steps):
@@ -86,6 +96,13 @@ def _inner_loop(rig: Rig, pressure: Any, target_kn: float, record: _Record) -> N
         record.take()
 
 
+def _substeps(rig: Rig) -> int:
+    """Pressure steps per tick: the tick's own and the inner loop's (1 without an inner loop)."""
+    loop = rig.cfg.loop
+    steps = max(1, round(getattr(loop, "pressure_hz", loop.tick_hz) / loop.tick_hz))
+    return steps if hasattr(rig.io, "read_pressure") else 1
+
+
 def _run(controller_class: type) -> dict[str, float]:
     rig = Rig()
     cfg = rig.cfg
@@ -95,7 +112,7 @@ def _run(controller_class: type) -> dict[str, float]:
     zones = {z.name: ZoneController(zone_model(cfg, z), tick_s=rig.tick_s)
              for z in cfg.zones if z.ssr_pin is not None}
     record = _Record(rig, target_kn, die_area_mm2)
-    starts_at_settle = 0
+    starts_at_settle, tick_dt_s = 0, rig.tick_s / _substeps(rig)
     while rig.tick_time_s < MAX_S:
         now_s = rig.tick_time_s
         sample = rig.io.read()
@@ -111,7 +128,8 @@ def _run(controller_class: type) -> dict[str, float]:
             break
         line = sample.pressure
         line_mpa = line.pressure_mpa if isinstance(line, PressureReading) else None
-        hyd = pressure.update(line_mpa, target_kn, RATE_KN_PER_S, False, rig.tick_s)
+        # As the daemon's core does: the tick's step gets only the time the inner loop left it.
+        hyd = pressure.update(line_mpa, target_kn, RATE_KN_PER_S, False, tick_dt_s)
         rig.io.apply(OutputCommands(heater_duty=duties, pump_on=hyd.pump_on,
                                     advance_open=hyd.advance_open, press_open=hyd.press_open,
                                     release_open=hyd.release_open, prop_duty=hyd.prop_duty or 0.0))
@@ -128,17 +146,23 @@ def _figures(record: _Record, hold_pump_starts: int) -> dict[str, float]:
     reached_s = record.reached_s
     if reached_s is None:
         raise RuntimeError(f"{SAMPLE_MPA} MPa not reached in {MAX_S} s")
-    pairs = list(zip(record.times, record.sample_mpa, strict=True))
-    first = [p for t, p in pairs if t - reached_s <= SETTLE_S]
-    hold = [p for t, p in pairs if t - reached_s > SETTLE_S]
+    rows = list(zip(record.times, record.sample_mpa, record.line_mpa, strict=True))
+    first = [p for t, p, _ in rows if t - reached_s <= SETTLE_S]
+    hold = [p for t, p, _ in rows if t - reached_s > SETTLE_S]
+    line = [100.0 * (q / SAMPLE_MPA - 1.0) for t, _, q in rows if t - reached_s > SETTLE_S]
     hold_s = record.times[-1] - reached_s - SETTLE_S
+    key = "press_375.hotpress."
     return {
-        "press_375.hotpress.time_to_pressure_s": reached_s,
-        "press_375.hotpress.overshoot_mpa": max(0.0, max(first) - SAMPLE_MPA),
-        "press_375.hotpress.hold_min_mpa": min(hold),
-        "press_375.hotpress.hold_max_mpa": max(hold),
-        "press_375.hotpress.hold_band_pct": 100.0 * max(abs(p - SAMPLE_MPA) for p in hold)
-        / SAMPLE_MPA,
-        "press_375.hotpress.pump_starts_per_min": hold_pump_starts / (hold_s / 60.0),
-        "press_375.hotpress.hold_s": hold_s,
+        key + "time_to_pressure_s": reached_s,
+        key + "overshoot_mpa": max(0.0, max(first) - SAMPLE_MPA),
+        key + "hold_min_mpa": min(hold),
+        key + "hold_max_mpa": max(hold),
+        key + "hold_band_pct": 100.0 * max(abs(p - SAMPLE_MPA) for p in hold) / SAMPLE_MPA,
+        key + "pump_starts_per_min": hold_pump_starts / (hold_s / 60.0),
+        key + "hold_s": hold_s,
+        key + "hold_line_low_pct": min(line),
+        key + "hold_line_high_pct": max(line),
+        key + "hold_line_in_05_pct": 100.0 * sum(abs(d) <= 0.5 for d in line) / len(line),
+        key + "hold_drag_pct": sum(100.0 * p / SAMPLE_MPA - 100.0 - d
+                                   for p, d in zip(hold, line, strict=True)) / len(hold),
     }

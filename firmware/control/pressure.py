@@ -7,14 +7,14 @@
 
 Ramp a setpoint at the asked rate: fast runs far below target, slow pulses sized by the learnt
 path models near it, every run ended by an EARLY CUT-OFF `speed * lag` short (lag learnt from each
-stop's overshoot); hold a band with slow top-ups and release bleeds (the pump runs on while the
-next top-up is due within PUMP_LINGER_S), or cap it with a proportional relief valve; release at
-a rate, then dump. A missing reading locks the line (never a blind dump); no contact, no rise or
-a run past its stroke limit latch a fault until reset().
+stop's overshoot); hold with slow top-ups and one-tick needle bleeds centred on the target
+(pressure_bleed.py), the pump running on while the next top-up is due within PUMP_LINGER_S, or
+cap with a proportional relief valve; release at a rate, then dump. A missing reading locks the
+line (never a blind dump); no contact, no rise or a run past its stroke limit latch a fault.
 
 Tick rate: a slow pulse is ~0.14 MPa at 10 Hz (1.5 % of 375 MPa on a 10 mm die), ~0.016 MPa at
-50-100 Hz, so a +-0.5 % hold needs >= 50 Hz; a release pulse is a tick PLUS the valve dead time, so
-a bleed dips the line until the refill. force_kn = line_mpa * ram_area_m2 * 1e3.
+50-100 Hz, a needle bleed 0.24 / 0.066 MPa at 10 / 50 Hz: a +-0.5 % hold needs >= 50 Hz.
+force_kn = line_mpa * ram_area_m2 * 1e3 (the ram's seal drag is not subtracted).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import math
 from collections import deque
 
 from firmware.config.model import PressConfig
+from firmware.control import pressure_bleed as bleed
 from firmware.control import pressure_parts as parts
+from firmware.control.pressure_estimate import RUN_WINDOW, PressureEstimator
 from firmware.control.pressure_parts import HydraulicCommand, Learnt, Phase, PressureFault
 
 CONTACT_MPA = 0.35  # the free ram needs ~0.1 MPa; 7 sigma of transducer noise above that
@@ -31,12 +33,7 @@ APPROACH_LIMIT_S = 30.0  # 5 mm at ~4 mm/s takes ~1.2 s; a 50 mm daylight ~12 s
 QUIET_DELAY_S = 0.06  # after a close command the slowest solenoid (50 ms) has closed; then
 VERIFY_S, LEDGER_WINDOW_S, LEDGER_MIN_READINGS = 0.2, 0.2, 3  # read this long (and this many)
 HOLD_BAND_FRAC = 0.003  # +-0.3 % top-up trigger: the worst deviation stays inside +-0.5 %
-BLEED_BAND_FRAC = 0.004  # a bleed costs a needle pulse and a refill: bleed later, ...
-BLEED_VERIFY_S = 1.0  # ... only on a well-averaged reading, and never if the step would take
-BLEED_MAX_DIP_FRAC = 0.06  # the line more than this below target, unless it is more than
-URGENT_HIGH_FRAC = 0.05  # this above target; nor if a droop brings it back within
-BLEED_WAIT_S = 30.0  # this long
-AIM_FRAC = 0.5  # top-ups aim this share of the band past target, against the drift
+BLEED_VERIFY_S = 1.0  # a bleed waits for a well-averaged reading (pressure_bleed.py: how much)
 URGENT_BANDS = 2.0  # beyond this many bands: act at once, restart the pump at once
 NOISE_SIGMAS = 3.0  # the band is never narrower than this many sigma of the estimate
 RUN_LIMIT_MARGIN_S, RUN_LIMIT_FACTOR = 30.0, 2.0  # stroke limit: planned x factor + margin
@@ -91,13 +88,13 @@ class PressureController:
         self.feed_steps = self.pump_starts = 0  # feed-valve pulses and runs; motor starts
         self.pump_on_s = self.setpoint_mpa = 0.0  # pump run time (s); moving setpoint (line MPa)
         self.stops: deque[parts.StopRecord] = deque(maxlen=STOPS_KEPT)  # every cut-off, measured
-        self.estimator = self._est = parts.PressureEstimator()  # .level, .drift_mpa_per_s (MPa)
+        self.estimator = self._est = PressureEstimator()  # .level, .drift_mpa_per_s (MPa)
         self._pump = parts.Pump()
         self._t = self._dt = self._ramp_deadline = self._hold_target = self._cap_mpa = 0.0
         self._step: parts.Step | None = None  # open now
         self._pending: parts.Step | None = None  # closed, its effect not yet measured
         self._expect = self._quiet_from = self._next_t = self._last_feed_t = 0.0
-        self._contact, self._dump, self._latched = False, True, False
+        self._contact, self._dump, self._latched, self._bled = False, True, False, False
         self._freeze: float | None = None
         self._rise = [0.0, 0.0]  # pumping's expected and seen rise
 
@@ -197,7 +194,7 @@ class PressureController:
             self._ramp_up(p, target, rate)
         elif self._prop_max_mpa is None:
             goal = max(target, sp - (rate or DEFAULT_RELEASE_MPA_PER_S) * RAMP_LEAD_S)
-            self._pulse_down(p, goal, at_most=True)
+            self._pulse_down(p, goal)
 
     def _ramp_up(self, p: float, target: float, rate: float | None) -> None:
         fast, slow = self._paths["fast"], self._paths["slow"]
@@ -222,36 +219,37 @@ class PressureController:
         urgent = abs(p - target) > URGENT_BANDS * band
         if self._settling() or (self._t < self._next_t and not urgent):
             return None
-        high = max(band, BLEED_BAND_FRAC * target) + \
-            (0.0 if self._prop_max_mpa is None else 2 * PROP_CAP_FRAC * target)
-        dip = target - (p - self._paths["release"].resolution(p, self._dt))  # if it bled now
-        later = p + min(0.0, drift) * BLEED_WAIT_S  # where a droop takes it meanwhile
-        bleed = (dip <= BLEED_MAX_DIP_FRAC * target and later > target + high) or \
-            p >= target * (1 + URGENT_HIGH_FRAC)
-        if p < target - band and not self._latched:
-            aim = target + (AIM_FRAC if drift <= 0 else -AIM_FRAC) * band if \
-                self._prop_max_mpa is None else self._cap_mpa + band  # the relief trims it
-            if self._pump_start(urgent):
-                slow = self._paths["slow"]
-                run = (aim - p) / slow.speed(p) > RUN_MIN_S
-                ticks = None if run else slow.ticks_for(aim - p, p, self._dt)
-                self._open("slow", None if run else ticks or slow.min_ticks(self._dt), aim=aim)
-        elif bleed and (urgent or self._t >= self._next_t + BLEED_VERIFY_S):
-            if dip <= band or self._latched or self._pump_start(False) or not self._pump.on:
-                self._pulse_down(p, target - (AIM_FRAC * band if drift > 0 else 0.0), False)
+        release = self._paths["release"] if self._prop_max_mpa is None or self._latched else None
+        limits = bleed.hold_limits(release, p, self._dt, target, band, self._est.sigma(self._dt),
+                                   drift, self._est.sigma_now() if self._bled else 0.0)
+        plan = bleed.plan_bleed(release, p, target, limits, drift, self._dt)
+        if p < target - limits.low_mpa and not self._latched:
+            self._top_up(p, target, band, drift, urgent)
+        elif plan.ticks and (urgent or self._t >= self._next_t + BLEED_VERIFY_S):
+            if not plan.refill or self._latched or self._pump_start(False) or not self._pump.on:
+                self._pulse_down(p, plan.goal_mpa, plan.ticks)
         else:
-            due_s = (p - (target - band)) / -drift if drift < 0 else math.inf  # next top-up
-            self._pump.rest(self._t, self._last_feed_t, due_s)
-        return None
+            due_s = (p - (target - limits.low_mpa)) / -drift if drift < 0 else math.inf
+            self._pump.rest(self._t, self._last_feed_t, due_s)  # due_s: to the next top-up
 
-    def _pulse_down(self, p: float, goal: float, at_most: bool) -> None:
+    def _top_up(self, p: float, target: float, band: float, drift: float, urgent: bool) -> None:
+        """Refill on the slow path, aiming past target against the drift (under it if heating)."""
+        aim = target + (bleed.AIM_FRAC if drift <= 0 else -bleed.AIM_FRAC) * band if \
+            self._prop_max_mpa is None else self._cap_mpa + band  # the relief trims it
+        if self._pump_start(urgent):
+            slow = self._paths["slow"]
+            run = (aim - p) / slow.speed(p) > RUN_MIN_S
+            ticks = None if run else slow.ticks_for(aim - p, p, self._dt)
+            self._open("slow", None if run else ticks or slow.min_ticks(self._dt), aim=aim)
+
+    def _pulse_down(self, p: float, goal: float, ticks: int | None = None) -> None:
+        """Bleed toward `goal` (MPa): `ticks` of release pulse, or as many as stay above it."""
         if self._prop_max_mpa is not None and not self._latched:
             self._cap_mpa = goal  # the relief does it
             return
-        release = self._paths["release"]
-        ticks = release.ticks_for(p - goal, p, self._dt, at_most=at_most)
-        if ticks or not at_most:
-            self._open("release", ticks or release.min_ticks(self._dt))
+        ticks = ticks or self._paths["release"].ticks_for(p - goal, p, self._dt, at_most=True)
+        if ticks:
+            self._open("release", ticks)
 
     def _releasing(self, rate: float | None) -> None:
         r, p = rate or DEFAULT_RELEASE_MPA_PER_S, self._level()
@@ -269,7 +267,7 @@ class PressureController:
             self._lock(pump=False)
             self._dump = True
         elif self._step is None and self._t >= self._next_t:
-            self._pulse_down(p, sp - r * RAMP_LEAD_S, at_most=True)
+            self._pulse_down(p, sp - r * RAMP_LEAD_S)
 
     def _paused(self) -> None:
         if self._freeze is None:  # freeze what is there once a pulse in flight has landed
@@ -321,7 +319,8 @@ class PressureController:
         self._expect = min(predicted, self._cap_mpa) if s.capped else predicted
         self._quiet_from = s.quiet_from = self._t + QUIET_DELAY_S
         self._next_t = self._quiet_from + VERIFY_S
-        self._last_feed_t = self._t if s.path != "release" else self._last_feed_t
+        self._bled = s.path == "release"  # the estimate now rests on a needle step's prediction
+        self._last_feed_t = self._last_feed_t if self._bled else self._t
         self._est.restart(self._quiet_from, self._expect, self._dt, abs(self._expect - s.p_start)
                           if s.ticks is not None else model.speed(p) * (model.lag_s + self._dt))
         self._pending = s
@@ -352,7 +351,7 @@ class PressureController:
         elif s is not None or self._t < self._quiet_from:
             self._est.settling(self._t, self._expect if s is None else s.p_start)
         elif self._prop_max_mpa is not None and self.phase is Phase.RELEASE and not self._dump:
-            self._est.moving(self._t, y, 0.0, parts.RUN_WINDOW)  # the line follows the relief
+            self._est.moving(self._t, y, 0.0, RUN_WINDOW)  # the line follows the relief
         else:
             self._est.quiet(self._t, y)
 
@@ -361,7 +360,8 @@ class PressureController:
         s = self._pending
         level, n = self._est.measured_at(s.t_close) if s and self._t >= s.quiet_from else (None, 0)
         if s is None or level is None or n < LEDGER_MIN_READINGS or \
-                (not force and self._t < s.quiet_from + LEDGER_WINDOW_S):
+                (not force and self._t < s.quiet_from + s.ledger_s(
+                    self._est.noise_mpa, self._dt, LEDGER_WINDOW_S)):
             self._pending = None if force else s
             return
         self._pending = None

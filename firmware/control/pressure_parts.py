@@ -1,5 +1,5 @@
 """Parts of the pressure controller (pressure.py): its vocabulary, what it learns of the circuit,
-the pressure estimate it steers by, and the pump.
+and the pump.
 
 A valve path (fast advance, slow press, release) moves the line at a speed: constant for the
 pump-fed paths, `speed * sqrt(p)` through the release needle. Opening for `tau` of command moves
@@ -8,26 +8,32 @@ it `speed * (tau - dead_s)`: dead time = on less off delay (> 0 for a normally c
 the line moves on for `lag_s` (off delay, plus pump run-down if the pump stops first): the early
 cut-off stops `speed * lag_s` short. Speed and dead time are a weighted least-squares fit of
 measured steps on command length, the lag comes from each stop's overshoot; all bounded, so a
-failed pump or stuck valve teaches nothing absurd. `PressureEstimator` averages the transducer
-only while no valve moves the line; each step starts a new quiet segment from the level the path
-model predicts, which readings then confirm; the drift is the slope pooled within segments.
+failed pump or stuck valve teaches nothing absurd. The release needle is a screw set by hand, so
+its speed is learnt in wide bounds from the hold's one-tick bleeds alone, its dead time kept (the
+valve's delays: one-tick pulses cannot tell the two apart). The estimate the controller steers by
+is in pressure_estimate.py.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections import deque
 from dataclasses import dataclass
+
+from firmware.control.pressure_estimate import RUN_WINDOW, PressureEstimator, moments_plus
 
 # Nominal reference circuit (reference/plant.md), used until the press has taught better.
 NOMINAL_FAST_MPA_PER_S = 30.0  # 0.8 L/min into ~0.42 cm^3/MPa after contact: ~32 MPa/s
 NOMINAL_SLOW_MPA_PER_S = 1.5  # the press valve's orifice passes ~5 % of the flow
-NOMINAL_RELEASE_RATE = 5.0  # MPa^0.5/s: the needle empties 9.3 MPa at ~15 MPa/s
+# The reference needle (3e-10 m^3/s/sqrt(Pa), set for a ~10 s controlled release) into the
+# ~0.42 cm^3/MPa contact compliance: 0.72 MPa^0.5/s, 2.2 MPa/s at 9.3 MPa. (A needle opened to
+# 2e-9 is 6.7x that: taken for it, every bleed would look 6.7x too deep to make.)
+NOMINAL_RELEASE_RATE = 0.72  # MPa^0.5/s
 VALVE_ON_DELAY_S = 0.035  # plant.md: solenoids open in 20-50 ms ...
 VALVE_OFF_DELAY_S = 0.02  # ... and close in 10-30 ms: mid-range estimates
 # Learning.
 RATE_BOUND_FACTOR = 4.0  # a learnt speed stays within 1/4..4x its nominal value
+NEEDLE_BOUND_FACTOR = 10.0  # ... a needle's within 1/10..10x: its screw is turned by hand
 DEAD_BOUND_S = 0.06  # |dead time| <= the slowest on delay and a tick of slack
 LAG_MAX_S = 0.4  # off delay 30 ms + pump run-down 300 ms + slack
 LAG_GAIN = 0.8  # share of the newest stop's lag taken in, when that is measured ...
@@ -35,19 +41,12 @@ LAG_NOISE_SCALE_S = 0.004  # ... to better than this (fast path ~1 ms; slow path
 FIT_FORGET = 0.85  # weight left to older steps per new one: ~7 steps of memory
 RIDGE_SPEED_S2 = 0.09  # short pulses alone cannot tell speed from dead time: the fit leans on
 RIDGE_OFFSET = 0.3  # the nominal values as much as a 0.3 s pulse would (speed), 0.3 pulse (offset)
+NEEDLE_RIDGE_S2 = 0.001  # the needle's nominal speed counts as one bleed tick (~0.03 s open)^2
 PLAUSIBLE_RATIO = (0.3, 3.0)  # longer steps this far off the prediction teach nothing (faults)
 MIN_OPEN_S = 0.004  # a pulse must hold the valve open this long to count
 SQRT_FLOOR_MPA = 0.05  # the orifice law near zero: never divide by sqrt(0)
-# Estimation.
-LEVEL_TAU_S = 2.0  # averaging of quiet readings: 0.035 MPa rms -> ~0.0025 MPa at 50 Hz
-DRIFT_TAU_S = 15.0  # drift changes over minutes, but switches when the heating stops
-DRIFT_MIN_SXX_S2 = 2.0  # quiet time-spread (s^2 x readings) needed before trusting a slope
-STEP_UNCERTAINTY_FRAC = 0.3  # a predicted step is known to ~30 %: it counts as (noise / 30 %
-PRIOR_MAX_S = 0.5  # of the step)^2 readings, at most 0.5 s of them: big steps trust readings
-NOISE_TAU_S = 20.0
-NOISE_DEFAULT_MPA = 0.035  # 0.05 % of a 70 MPa transducer, until measured
-WINDOW_MAX = 16
-RUN_WINDOW = 8  # readings averaged while the slow or release path moves the line
+LEDGER_NOISE_FRAC = 0.25  # read after a step until the mean is good to this share of it, but
+LEDGER_MAX_S = 1.0  # no longer than this (a bleed at 0.2 MPa is ~0.01 MPa: 1 s gives ~40 %)
 # Pump.
 PUMP_SPINUP_S = 0.15  # a small induction motor reaches speed in 50-100 ms
 PUMP_MIN_OFF_S = 5.0  # motor starts heat the winding: rest between them
@@ -155,6 +154,12 @@ class Step:
         """True at the tick that ends this pulse (never for a run)."""
         return self.ticks is not None and t_s >= self.t_open + (self.ticks - 0.5) * dt_s
 
+    def ledger_s(self, noise_mpa: float, dt_s: float, least_s: float) -> float:
+        """How long to read the line after this step before learning from it (s): `least_s`,
+        longer for a step small against the transducer's `noise_mpa` (one reading per `dt_s`)."""
+        readings = (noise_mpa / max(LEDGER_NOISE_FRAC * self.predicted_delta, 1e-9)) ** 2
+        return min(LEDGER_MAX_S, max(least_s, readings * dt_s))
+
     @property
     def window(self) -> int:
         """Readings averaged while this step's run moves the line (fast: noise is negligible)."""
@@ -162,7 +167,8 @@ class Step:
 
 
 class PathModel:
-    """One valve path: its speed, dead time and cut-off lag, learnt from what its steps did."""
+    """One valve path: its speed, dead time and cut-off lag, learnt from what its steps did.
+    `sqrt_law`: the release needle (speed x sqrt(p); speed learnt alone, see the module doc)."""
 
     def __init__(self, name: str, learnt: PathLearnt, sqrt_law: bool = False) -> None:
         self.name = name
@@ -204,16 +210,22 @@ class PathModel:
         n = math.floor(ticks + 1e-9) if at_most else round(ticks)
         return n if n >= self.min_ticks(dt_s) else 0
 
-    def learn_step(self, tau_s: float, delta_mpa: float, p_mpa: float) -> None:
-        """Take in a measured step (MPa, >= 0) of a pulse or run of `tau_s` command."""
+    def learn_step(self, tau_s: float, delta_mpa: float, p_mpa: float,
+                   noise_mpa: float = 0.0) -> None:
+        """Take in a step of a pulse or run of `tau_s` command, measured as `delta_mpa` (MPa) to
+        within `noise_mpa` (its standard error): a step lost in the noise counts for little."""
         predicted = self.step(tau_s, p_mpa)
         if predicted <= 0.0:
             return
         short = tau_s < self.dead_s + 2 * DEAD_BOUND_S  # noisy, and may not have opened at all
         if short or PLAUSIBLE_RATIO[0] <= delta_mpa / predicted <= PLAUSIBLE_RATIO[1]:
-            delta_mpa = min(max(0.0, delta_mpa), PLAUSIBLE_RATIO[1] * predicted)
+            # Clipped evenly about the prediction: clipping noise at 0 alone would bias it up.
+            high = PLAUSIBLE_RATIO[1] * predicted
+            delta_mpa = min(max(2 * predicted - high, delta_mpa), high)
             unit = self.speed(p_mpa) / self.speed_param
-            self._sums = _plus([v * FIT_FORGET for v in self._sums], tau_s, delta_mpa / unit, 1.0)
+            weight = predicted**2 / (predicted**2 + noise_mpa**2)
+            forgotten = [v * FIT_FORGET for v in self._sums]
+            self._sums = moments_plus(forgotten, tau_s, delta_mpa / unit, weight)
             self._fit()
 
     def learn_from(self, s: Step, level: float, n: int,
@@ -231,7 +243,7 @@ class PathModel:
         if not s.verified or s.capped:
             return record, None
         seen = s.sign * (level - s.p_start - est.drift_mpa_per_s * s.tau_s)
-        self.learn_step(s.tau_s, seen, (level + s.p_start) / 2)
+        self.learn_step(s.tau_s, seen, (level + s.p_start) / 2, est.noise_mpa * math.sqrt(2 / n))
         return record, seen
 
     def learn_lag(self, lag_obs_s: float, noise_s: float) -> None:
@@ -243,6 +255,12 @@ class PathModel:
     def _fit(self) -> None:
         """Ridge least squares of delta = a tau + b, leaning on a = speed0, b = -speed0 dead0."""
         w, sx, sy, sxx, sxy = self._sums
+        if self.sqrt_law:  # delta = a (tau - dead), dead kept: sums of (tau - dead) moments
+            d, ridge = self.dead_s, NEEDLE_RIDGE_S2
+            a = (sxy - d * sy + ridge * self._nominal) / (sxx - 2 * d * sx + d * d * w + ridge)
+            bound = NEEDLE_BOUND_FACTOR
+            self.speed_param = min(self._nominal * bound, max(self._nominal / bound, a))
+            return
         m11, m22 = sxx + RIDGE_SPEED_S2, w + RIDGE_OFFSET
         r1 = sxy + RIDGE_SPEED_S2 * self._nominal
         r2 = sy - RIDGE_OFFSET * self._nominal * self._dead0
@@ -251,119 +269,6 @@ class PathModel:
         bound = RATE_BOUND_FACTOR
         self.speed_param = min(self._nominal * bound, max(self._nominal / bound, a))
         self.dead_s = min(DEAD_BOUND_S, max(-DEAD_BOUND_S, -b / self.speed_param))
-
-
-def _plus(s: list[float], x: float, y: float, w: float) -> list[float]:
-    return [s[0] + w, s[1] + w * x, s[2] + w * y, s[3] + w * x * x, s[4] + w * x * y]
-
-
-class PressureEstimator:
-    """The line pressure now (MPa) from noisy readings and what the valves were told to do.
-
-    Each tick is one of `quiet` (no valve moves the line: average, learn the drift), `moving` (a
-    valve is open: a short, lag-corrected window of raw readings) or `settling` (readings ignored
-    while a valve closes); `restart` begins a quiet segment from a predicted level.
-    """
-
-    def __init__(self) -> None:
-        self.level: float | None = None
-        self.noise_mpa = NOISE_DEFAULT_MPA
-        self._t0 = 0.0  # start of the quiet segment; times below are relative to it
-        self._lvl = [0.0, 0.0, 0.0]  # EW weight, sum y, sum t (LEVEL_TAU_S)
-        self._n = 0  # readings in the segment
-        self._prior: tuple[float, float] | None = None  # predicted level at t0, its weight
-        self._cur = [0.0] * 5  # EW weight, t, y, tt, ty of the segment (DRIFT_TAU_S)
-        self._pool = [0.0, 0.0]  # centred sxx, sxy of finished segments, decaying
-        self._window: deque[float] = deque(maxlen=WINDOW_MAX)
-        self._last_t: float | None = None
-
-    @property
-    def drift_mpa_per_s(self) -> float:
-        """Natural drift of the locked line (MPa/s): creep and leak < 0, stack heating > 0."""
-        cs = _centred(self._cur)
-        sxx, sxy = self._pool[0] + cs[0], self._pool[1] + cs[1]
-        return sxy / sxx if sxx > DRIFT_MIN_SXX_S2 else 0.0
-
-    def sigma(self, dt_s: float) -> float:
-        """Standard error of the quiet estimate with readings every `dt_s` (MPa)."""
-        return self.noise_mpa * math.sqrt(dt_s / (2 * LEVEL_TAU_S))
-
-    def quiet(self, t_s: float, y_mpa: float) -> None:
-        """A reading while no valve moves the line."""
-        dt_s = self._tick(t_s)
-        if self.level is not None and self._n > 2:
-            k = min(1.0, dt_s / NOISE_TAU_S)
-            r2 = min((y_mpa - self.level) ** 2, 0.01)
-            self.noise_mpa = math.sqrt((1 - k) * self.noise_mpa**2 + k * r2)
-        x, decay = t_s - self._t0, math.exp(-dt_s / LEVEL_TAU_S)
-        w, sy, st = (v * decay for v in self._lvl)
-        self._lvl = [w + 1.0, sy + y_mpa, st + x]
-        if self._prior is not None:
-            self._prior = (self._prior[0], self._prior[1] * decay)
-        self._cur = _plus([v * math.exp(-dt_s / DRIFT_TAU_S) for v in self._cur], x, y_mpa, 1.0)
-        self._n += 1
-        self.level = self.at(t_s)
-
-    def moving(self, t_s: float, y_mpa: float, speed_mpa_per_s: float, window: int) -> None:
-        """A reading while a valve moves the line at about `speed_mpa_per_s` (signed): the mean
-        of the last `window` readings, carried forward to now at that speed."""
-        dt_s = self._tick(t_s)
-        self._window.append(y_mpa)
-        recent = list(self._window)[-max(1, window):]
-        lag_s = (len(recent) - 1) / 2.0 * dt_s
-        self.level = sum(recent) / len(recent) + speed_mpa_per_s * lag_s
-
-    def settling(self, t_s: float, predicted_mpa: float) -> None:
-        """A tick whose reading is ignored (a valve closing): the level is the prediction."""
-        self._tick(t_s)
-        self.level = predicted_mpa
-
-    def restart(self, t_from_s: float, predicted_mpa: float | None, dt_s: float,
-                step_mpa: float = 0.0) -> None:
-        """Begin a quiet segment at `t_from_s` from a level predicted after a step of `step_mpa`
-        (None: trust the readings alone)."""
-        cs = _centred(self._cur)
-        self._pool = [self._pool[0] + cs[0], self._pool[1] + cs[1]]
-        self._t0, self._n = t_from_s, 0
-        self._lvl, self._cur = [0.0, 0.0, 0.0], [0.0] * 5
-        sigma = math.hypot(STEP_UNCERTAINTY_FRAC * step_mpa, self.noise_mpa / RUN_WINDOW**0.5)
-        weight = min(PRIOR_MAX_S / max(dt_s, 1e-3), (self.noise_mpa / sigma) ** 2)
-        self._prior = None if predicted_mpa is None else (predicted_mpa, weight)
-        self._window.clear()
-        if predicted_mpa is not None:
-            self.level = predicted_mpa
-
-    def at(self, t_s: float) -> float | None:
-        """The estimate at `t_s`: quiet readings and the prior, carried along the drift."""
-        d, x = self.drift_mpa_per_s, t_s - self._t0
-        w, sy, st = self._lvl
-        num, den = sy + d * (w * x - st), w
-        if self._prior is not None:
-            num += self._prior[1] * (self._prior[0] + d * x)
-            den += self._prior[1]
-        return num / den if den > 0 else self.level
-
-    def measured_at(self, t_s: float) -> tuple[float | None, int]:
-        """Readings-only level of this segment at `t_s` (no prior), and how many readings."""
-        w, sy, st = self._lvl
-        if self._n == 0 or w <= 0:
-            return None, 0
-        return sy / w + self.drift_mpa_per_s * (t_s - self._t0 - st / w), self._n
-
-    def _tick(self, t_s: float) -> float:
-        dt_s = 0.0 if self._last_t is None else max(0.0, t_s - self._last_t)
-        self._last_t = t_s
-        decay = math.exp(-dt_s / DRIFT_TAU_S)
-        self._pool = [v * decay for v in self._pool]
-        return dt_s
-
-
-def _centred(c: list[float]) -> tuple[float, float]:
-    """Centred (sxx, sxy) of weighted sums (w, t, y, tt, ty)."""
-    w, st, sy, stt, sty = c
-    if w < 2:
-        return 0.0, 0.0
-    return stt - st * st / w, sty - st * sy / w
 
 
 class Pump:
