@@ -95,6 +95,9 @@ class Daemon:
             self.core.zones[zone].apply_autotune(result)
             self.log(f"hotpressd: zone {zone} uses its stored autotune model")
         self.scheduler = Scheduler(clock, 1.0 / self.cfg.loop.tick_hz)
+        loop = self.cfg.loop  # the inner pressure loop's substeps per tick, and their period (s)
+        self._substeps = max(1, round(loop.pressure_hz / loop.tick_hz))
+        self._substep_s = 1.0 / (loop.tick_hz * self._substeps)
         self.watchdog = LoopWatchdog()  # READY and WATCHDOG to systemd only while healthy
         self.journal: jr.RunJournal | None = None
         self.local_commands: deque[tuple[str, dict[str, Any], Callable[[Reply], None] | None]] \
@@ -224,19 +227,18 @@ class Daemon:
         Valve pulses last tens of milliseconds; at the 10 Hz tick the slow valve could only be
         metered in 1.5 % steps of a typical target. Heaters, safety and records stay per tick;
         the supervisor judges the commands applied here at the next tick (`last_commands`)."""
-        loop = self.cfg.loop
-        steps = max(1, round(loop.pressure_hz / loop.tick_hz))
+        steps, period_s = self._substeps, self._substep_s
         if steps == 1 or not self.core.pressure_active():
             return
-        period_s = 1.0 / (loop.tick_hz * steps)
+        clock, core, io, scheduler = self.clock, self.core, self.io, self.scheduler
         for k in range(1, steps):
-            self.clock.sleep_until(tick_s + k * period_s)
-            if self.scheduler.stopped:
+            clock.sleep_until(tick_s + k * period_s)
+            if scheduler.stopped:
                 return
-            cmd = self.core.pressure_substep(self.io.read_pressure(), period_s)
+            cmd = core.pressure_substep(io.read_pressure(), period_s)
             if cmd is None:
                 return
-            self.io.apply_hydraulics(cmd)
+            io.apply_hydraulics(cmd)
 
     def _emit(self, events: list[Event], seqs: list[int | None] | None = None) -> None:
         for i, e in enumerate(events):

@@ -60,6 +60,18 @@ def test_unwritable_journal_raises_journal_error(tmp_path):
         j.append({"type": "sample"}, 9.0)
 
 
+def test_failed_background_fsync_is_raised_by_the_next_append(tmp_path, monkeypatch):
+    def broken_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    j = make(tmp_path)
+    monkeypatch.setattr(jr.os, "fsync", broken_fsync)
+    j.append({"type": "sample"}, 2.0)  # a second on: the journal asks its thread to sync
+    j._syncer._thread.join(5.0)  # the sync thread ends at its first failure
+    with pytest.raises(jr.JournalError, match="Input/output error"):
+        j.append({"type": "sample"}, 2.1)
+
+
 def test_duplicate_run_id_refused(tmp_path):
     make(tmp_path).close()
     with pytest.raises(jr.JournalError):

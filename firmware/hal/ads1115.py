@@ -136,6 +136,9 @@ class ADS1115:
         self._bus_name = "I2C bus ?" if bus_number is None else f"I2C bus {bus_number}"
         self._unfinished_rate_sps: int | None = None  # set when a conversion outlived its deadline
         self._closed = False
+        # (channel, fsr_v, rate) -> config word, for settings already checked: the inner pressure
+        # loop reads the same channel 50 times a second, so each is checked and encoded once.
+        self._configs: dict[tuple[int, float, int], int] = {}
 
     @property
     def address(self) -> int:
@@ -153,13 +156,17 @@ class ADS1115:
         ValueError for settings the chip lacks, `ConversionTimeoutError` if the chip stays busy,
         `HardwareError` (errno 121) if nothing answers, and any other bus `OSError` as is.
         """
-        check_settings(channel, fsr_v, data_rate_sps)
+        config = self._configs.get((channel, fsr_v, data_rate_sps))
+        if config is None:
+            check_settings(channel, fsr_v, data_rate_sps)
+            config = single_shot_config(channel, fsr_v, data_rate_sps)
+            self._configs[(channel, fsr_v, data_rate_sps)] = config
         if self._closed:
             raise HardwareError(f"ADS1115 at {self._address:#04x} is closed")
         if self._unfinished_rate_sps is not None:
             # A write of OS=1 is ignored while the chip is busy: we would read the old channel.
             self._wait_idle(self._unfinished_rate_sps, self._deadline_s(self._unfinished_rate_sps))
-        self._write_register(REG_CONFIG, single_shot_config(channel, fsr_v, data_rate_sps))
+        self._write_register(REG_CONFIG, config)
         deadline_s = self._deadline_s(data_rate_sps)
         self._clock.sleep(POWER_UP_S + conversion_time_s(data_rate_sps))
         self._wait_idle(data_rate_sps, deadline_s)
@@ -183,8 +190,8 @@ class ADS1115:
 
     def _wait_idle(self, data_rate_sps: int, deadline_s: float) -> None:
         """Poll OS until it reads 1; raise ConversionTimeoutError once past `deadline_s`."""
-        nominal_s = conversion_time_s(data_rate_sps)
         while not self._read_register(REG_CONFIG) & CONFIG_OS:
+            nominal_s = conversion_time_s(data_rate_sps)
             if self._clock.now() >= deadline_s:
                 self._unfinished_rate_sps = data_rate_sps
                 raise ConversionTimeoutError(

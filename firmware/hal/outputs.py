@@ -43,6 +43,10 @@ class SwitchedOutput:
             cfg.pin, active_high=cfg.active_high, initial_value=cfg.safe_energised,
             pin_factory=pin_factory,
         )
+        # What this output last drove the pin to. The inner pressure loop sets every valve 50
+        # times a second; comparing with this instead of reading the pin back through gpiozero
+        # each time keeps that cheap. Only this class writes the pin, so the two cannot differ.
+        self._energised = bool(cfg.safe_energised)
 
     @property
     def energised(self) -> bool:
@@ -51,8 +55,9 @@ class SwitchedOutput:
 
     def set_energised(self, energised: bool) -> None:
         """Set the coil state; a no-op when unchanged, so pin histories stay readable."""
-        if bool(self._device.value) != energised:
+        if energised != self._energised:
             self._device.value = energised
+            self._energised = energised
 
     def set_open(self, is_open: bool) -> None:
         """For valves: open or close in flow terms, honouring a normally-open coil."""
@@ -64,7 +69,10 @@ class SwitchedOutput:
         return self.energised != self.cfg.normally_open
 
     def safe(self) -> None:
-        """Drive to the configured safe state (de-energised unless configured otherwise)."""
+        """Drive to the configured safe state (de-energised unless configured otherwise).
+
+        Judged on the pin as read back, not on what was last set: the exit path trusts nothing."""
+        self._energised = bool(self._device.value)
         self.set_energised(self.cfg.safe_energised)
 
     def close(self) -> None:
@@ -92,6 +100,7 @@ class TimeProportionedSsr:
         self.switch_count = 0
         self._device = DigitalOutputDevice(pin, active_high=active_high, initial_value=False,
                                            pin_factory=pin_factory)
+        self._on = False  # what `tick` last drove the pin to (only this class writes it)
 
     def set_duty(self, duty: float) -> None:
         """Duty 0..1 for the windows that start from now on (clipped, NaN treated as 0)."""
@@ -105,8 +114,9 @@ class TimeProportionedSsr:
             self._carry = wanted - self._on_steps if self.duty > 0 else 0.0
         is_on = self._step < self._on_steps
         self._step = (self._step + 1) % self.steps_per_window
-        if bool(self._device.value) != is_on:
+        if is_on != self._on:
             self._device.value = is_on
+            self._on = is_on
             self.switch_count += 1
         return is_on
 
@@ -120,6 +130,7 @@ class TimeProportionedSsr:
         self._carry = 0.0
         self._on_steps = 0
         self._device.off()
+        self._on = False
 
     def close(self) -> None:
         self.safe()

@@ -11,7 +11,6 @@ commands in and carries commands, events and records out.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,10 +285,17 @@ class PressCore:
         hyd = self.pressure.update(line_mpa, t.force_kn, t.rate_kn_per_s, t.release, dt_s,
                                    hold=t.hold_position)
         self._substeps_s += dt_s
-        self.last_commands = dataclasses.replace(
-            self.last_commands, pump_on=hyd.pump_on, advance_open=hyd.advance_open,
-            press_open=hyd.press_open, release_open=hyd.release_open,
-            prop_duty=hyd.prop_duty or 0.0)
+        # This runs 40 times a second of pressing, and most substeps leave the valves as they
+        # are: the (immutable) commands are then kept, else built field by field (not with
+        # dataclasses.replace, which introspects the class on every call).
+        last, prop_duty = self.last_commands, hyd.prop_duty or 0.0
+        if (hyd.pump_on, hyd.advance_open, hyd.press_open, hyd.release_open, prop_duty) != (
+                last.pump_on, last.advance_open, last.press_open, last.release_open,
+                last.prop_duty):
+            self.last_commands = OutputCommands(
+                heater_duty=last.heater_duty, pump_on=hyd.pump_on, advance_open=hyd.advance_open,
+                press_open=hyd.press_open, release_open=hyd.release_open, prop_duty=prop_duty,
+                controller_setpoints_c=last.controller_setpoints_c)
         return self.last_commands
 
     def _safe(self) -> OutputCommands:

@@ -3,8 +3,11 @@
 Layout: `<root>/<run_id>/header.json` (written atomically: temp file, fsync, rename) and
 `<root>/<run_id>/records.jsonl`, one record a line as `JSON<TAB>CRC32`. Records are written with
 one `write()` per tick (so a killed process loses nothing the OS has) and fsynced at least once a
-second (so power loss costs at most the last second). On reopen, a torn or corrupt tail line is
-cut off; nothing before it is touched. Every record carries `seq`, counting from 1 with no gaps.
+second (so power loss costs at most the last second, plus the time the fsync itself takes). The
+fsync runs on a thread of its own (`_Syncer`): on an SD card it can take tens of milliseconds,
+which the loop must not wait for; a failed fsync is raised by the next `append`. On reopen, a
+torn or corrupt tail line is cut off; nothing before it is touched. Every record carries `seq`,
+counting from 1 with no gaps.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,9 +33,14 @@ class JournalError(HotpressError, OSError):
     """The journal cannot be written (disk full, read-only, removed): the run must stop safely."""
 
 
+# One encoder for every record: `json.dumps` with these options would build a new one per call,
+# and the loop journals a record every tick. Same options, same text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def _encode(record: dict[str, Any]) -> bytes:
-    body = json.dumps(record, separators=(",", ":"), allow_nan=False)
-    return f"{body}\t{zlib.crc32(body.encode()):08x}\n".encode()
+    body = _ENCODER.encode(record).encode()
+    return body + b"\t%08x\n" % zlib.crc32(body)
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:
@@ -64,6 +73,44 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+class _Syncer:
+    """fsyncs one open file on a thread of its own whenever asked, so the loop never waits on it.
+
+    A request made while a sync runs folds into one more sync after it: it never falls more than
+    one behind, however slow the disk. The first failure ends the thread and is kept in `error`.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._wanted = threading.Event()
+        self._stopping = False
+        self.error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="journal-fsync", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Sync everything written so far, soon (returns at once)."""
+        self._wanted.set()
+
+    def stop(self) -> None:
+        """Let a sync in progress finish, then end the thread (the caller syncs what is left)."""
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                self.error = exc
+                return
+
+
 class RunJournal:
     """The open journal of the run in progress; `append` raises JournalError on any failure."""
 
@@ -72,6 +119,7 @@ class RunJournal:
         self.next_seq = next_seq
         self._fd = os.open(run_dir / RECORDS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._last_sync_s = now_s
+        self._syncer: _Syncer | None = None  # started at the first sync
         self.closed = False
 
     @classmethod
@@ -98,11 +146,15 @@ class RunJournal:
         seq = self.next_seq
         data = _encode({"seq": seq, **record})
         try:
+            if self._syncer is not None and self._syncer.error is not None:
+                raise self._syncer.error
             written = os.write(self._fd, data)
             if written != len(data):
                 raise OSError(f"short write ({written} of {len(data)} bytes): disk full?")
             if now_s - self._last_sync_s >= SYNC_PERIOD_S:
-                os.fsync(self._fd)
+                if self._syncer is None:
+                    self._syncer = _Syncer(self._fd)
+                self._syncer.request()
                 self._last_sync_s = now_s
         except (OSError, ValueError) as exc:
             raise JournalError(f"run journal {self.run_dir} unwritable: {exc}") from exc
@@ -115,6 +167,8 @@ class RunJournal:
             return
         self.closed = True
         try:
+            if self._syncer is not None:
+                self._syncer.stop()
             with contextlib.suppress(OSError):  # a failing disk was already reported by append
                 os.fsync(self._fd)
         finally:

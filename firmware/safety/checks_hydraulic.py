@@ -9,6 +9,8 @@ the release path or the pump contactor is not doing what it is told.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from firmware.config.model import PressConfig
 from firmware.hal.types import SensorFault
 from firmware.safety.checks_thermal import ThermalMemory
@@ -71,13 +73,20 @@ class OverPressureCheck:
                 # trip sits above its accuracy too, or noise alone would end a gentle recipe.
                 trip_at += (TRANSDUCER_ACCURACY_FRAC_OF_SPAN * self.press.pressure_range_mpa
                             * self.press.ram_area_m2 * KN_PER_MPA_M2)
-            values = dict(value=rounded(value), limit=limit, trip_at=rounded(trip_at), unit=unit)
-            text = f"{subject} {value:.2f} {unit} against a limit of {limit:g} {unit}"
             if value > trip_at:
-                found.append(obs.trip(FaultCode.OVER_PRESSURE, subject, text, **values))
+                found.append(self._finding(obs.trip, subject, value, limit, trip_at, unit))
             elif value >= (limit + trip_at) / 2.0:
-                found.append(obs.warn(FaultCode.OVER_PRESSURE, subject, text, **values))
+                found.append(self._finding(obs.warn, subject, value, limit, trip_at, unit))
         return found
+
+    @staticmethod
+    def _finding(make: Callable[..., Finding], subject: str, value: float, limit: float,
+                 trip_at: float, unit: str) -> Finding:
+        """A trip or warning (`make`) with its text and numbers, built only when found: this
+        check runs every tick, and almost every tick finds nothing."""
+        values = dict(value=rounded(value), limit=limit, trip_at=rounded(trip_at), unit=unit)
+        text = f"{subject} {value:.2f} {unit} against a limit of {limit:g} {unit}"
+        return make(FaultCode.OVER_PRESSURE, subject, text, **values)
 
     def clearance(self, fault: Fault, obs: Observation) -> str | None:
         """Clear once the line is released."""

@@ -9,6 +9,7 @@ hardware was told, which is what the platen answers to.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 from firmware.config.model import PressConfig
 from firmware.safety.faults import Fault, FaultCode, Finding
@@ -64,16 +65,25 @@ class OverTempCheck:
         self.tc_names = tc_names
         self.cfg = cfg
         self._over_reads: dict[str, int] = {}
+        # limit() by (thermocouple, material limit): the press and zone limits never change and
+        # the material limit only between runs, but the check asks every tick.
+        self._limits: dict[tuple[str, float | None], tuple[float, str]] = {}
 
     def limit(self, name: str, obs: Observation) -> tuple[float, str]:
         """The lowest limit that applies to thermocouple `name` now, and which one it is."""
+        key = (name, obs.ctx.material_limit_c)
+        found = self._limits.get(key)
+        if found is None:
+            found = self._limits[key] = self._lowest_limit(name, obs.ctx.material_limit_c)
+        return found
+
+    def _lowest_limit(self, name: str, material_limit_c: float | None) -> tuple[float, str]:
         limits = [(self.press.limits.max_temp_c, "press limit")]
         zone = next((z for z in self.press.zones if z.name == name), None)
         if zone is not None:
             limits.append((zone.max_temp_c, "zone max"))
-        if obs.ctx.material_limit_c is not None:
-            limits.append((obs.ctx.material_limit_c + MATERIAL_TRIP_ABOVE_LIMIT_C,
-                           "material limit"))
+        if material_limit_c is not None:
+            limits.append((material_limit_c + MATERIAL_TRIP_ABOVE_LIMIT_C, "material limit"))
         return min(limits)
 
     def evaluate(self, obs: Observation) -> list[Finding]:
@@ -87,15 +97,14 @@ class OverTempCheck:
             if name in obs.new_temps:
                 over = temp_c > limit_c
                 self._over_reads[name] = self._over_reads.get(name, 0) + 1 if over else 0
-            values = dict(temp_c=rounded(temp_c), limit_c=limit_c, limit=which)
             if self._over_reads.get(name, 0) >= self.cfg.over_temp_confirm_reads:
                 found.append(obs.trip(FaultCode.OVER_TEMP, name,
                                       f"{temp_c:.1f} C is above the {which} {limit_c:g} C",
-                                      **values))
+                                      temp_c=rounded(temp_c), limit_c=limit_c, limit=which))
             elif temp_c >= limit_c - self.cfg.over_temp_warn_margin_c:
                 found.append(obs.warn(FaultCode.OVER_TEMP, name,
                                       f"{temp_c:.1f} C is near the {which} {limit_c:g} C",
-                                      **values))
+                                      temp_c=rounded(temp_c), limit_c=limit_c, limit=which))
         return found
 
     def clearance(self, fault: Fault, obs: Observation) -> str | None:
@@ -279,15 +288,21 @@ class PlatenDisagreeCheck:
             if ta is None or tb is None:
                 continue
             diff_c = abs(ta - tb)
-            values = dict(diff_c=rounded(diff_c), band_c=self.cfg.platen_disagree_band_c)
-            values[f"{a}_c"], values[f"{b}_c"] = rounded(ta), rounded(tb)
-            subject = f"{a}/{b}"
-            text = f"{a} {ta:.1f} C and {b} {tb:.1f} C differ by {diff_c:.1f} C, both steady"
             if diff_c > self.cfg.platen_disagree_band_c:
-                found.append(obs.trip(FaultCode.PLATEN_DISAGREE, subject, text, **values))
+                found.append(self._finding(obs.trip, a, ta, b, tb))
             elif diff_c > self.cfg.platen_disagree_warn_c:
-                found.append(obs.warn(FaultCode.PLATEN_DISAGREE, subject, text, **values))
+                found.append(self._finding(obs.warn, a, ta, b, tb))
         return found
+
+    def _finding(self, make: Callable[..., Finding], a: str, ta: float, b: str,
+                 tb: float) -> Finding:
+        """A trip or warning (`make`) with its text and numbers, built only when found: the
+        check runs every tick and steady platens almost always agree."""
+        diff_c = abs(ta - tb)
+        values = dict(diff_c=rounded(diff_c), band_c=self.cfg.platen_disagree_band_c)
+        values[f"{a}_c"], values[f"{b}_c"] = rounded(ta), rounded(tb)
+        text = f"{a} {ta:.1f} C and {b} {tb:.1f} C differ by {diff_c:.1f} C, both steady"
+        return make(FaultCode.PLATEN_DISAGREE, f"{a}/{b}", text, **values)
 
     def clearance(self, fault: Fault, obs: Observation) -> str | None:
         """Clear once the two read within the band again."""

@@ -35,12 +35,14 @@ class Series:
 
     def add(self, t_s: float, value: float) -> None:
         """Append a point (times must not go backwards; an older point is ignored)."""
-        if len(self) and t_s < self._t[-1]:
+        times = self._t
+        if len(times) > self._head and t_s < times[-1]:
             return
-        self._t.append(t_s)
+        times.append(t_s)
         self._total.append(self._total[-1] + value)
         # Keep one point at or before the window start, so `covers(now - keep)` can hold.
-        while len(self) >= 2 and self._t[self._head + 1] <= t_s - self.keep_s:
+        start_s = t_s - self.keep_s
+        while len(times) - self._head >= 2 and times[self._head + 1] <= start_s:
             self._head += 1
         if self._head > 1024 and self._head > len(self._t) // 2:
             self._compact()
@@ -69,7 +71,7 @@ class Series:
 
     def covers(self, t_from_s: float) -> bool:
         """True when the series reaches back to `t_from_s` (the window is fully observed)."""
-        return bool(len(self)) and self._t[self._head] <= t_from_s
+        return len(self._t) > self._head and self._t[self._head] <= t_from_s
 
     def mean_between(self, t0_s: float, t1_s: float) -> float | None:
         """Mean of the values with `t0_s <= t <= t1_s`, or None when there are none."""

@@ -55,6 +55,7 @@ SAMPLE_TC = "sample"  # the optional monitor-only thermocouple at the sample (pr
 # across a warning threshold (a 0.25 C MAX31855 step) is one event, while sporadic fault frames
 # (about one per 2,500 s per thermocouple) are each reported.
 WARNING_REARM_S = 5.0
+NOTHING_FOUND = Verdict()  # a tick with no finding and nothing latched (Verdict is immutable)
 
 
 def thermocouple_names(press: PressConfig) -> tuple[str, ...]:
@@ -83,6 +84,8 @@ class Supervisor:
             *self._pump_checks(cfg, safety),
             LoopOverrunCheck(safety), JournalCheck(),
         )
+        # Each check with the name a SUPERVISOR_ERROR gives it, looked up once, not every tick.
+        self._named = tuple((type(chk).__name__, chk) for chk in self._checks)
         self._owner: dict[FaultCode, Check] = {c: chk for chk in self._checks for c in chk.codes}
         self._latched: dict[FindingKey, Fault] = {}
         self._warned_s: dict[FindingKey, float] = {}  # when each warning was last seen
@@ -108,9 +111,11 @@ class Supervisor:
     def check(self, sample: Sample, ctx: SupervisorContext, now_s: float) -> Verdict:
         """Judge one tick. `now_s`: supervisor time in seconds (the tick's deadline or clock)."""
         obs = self._observe(sample, ctx, now_s)
-        findings = self._run("ThermalMemory", obs, lambda: self._memory.update(obs) or [])
-        for check in self._checks:
-            findings += self._run(type(check).__name__, obs, lambda c=check: c.evaluate(obs))
+        findings = self._run("ThermalMemory", obs, self._memory.update)
+        for name, check in self._named:
+            findings += self._run(name, obs, check.evaluate)
+        if not findings and not self._latched:
+            return NOTHING_FOUND  # the usual tick; the same answer as the general case below
         faults = [f for f in findings if isinstance(f, Fault)]
         warnings = [w for w in findings if isinstance(w, SafetyWarning)]
         new = [f for f in faults if f.key not in self._latched]
@@ -149,16 +154,18 @@ class Supervisor:
             return f"could not judge ({type(err).__name__}: {err})"
 
     def _run(self, name: str, obs: Observation,
-             step: Callable[[], list[Finding]]) -> list[Finding]:
-        """One step's findings; an exception becomes a SUPERVISOR_ERROR trip named for it."""
+             step: Callable[[Observation], list[Finding] | None]) -> list[Finding]:
+        """`step(obs)`'s findings (None is none); an exception becomes a SUPERVISOR_ERROR trip
+        named for it."""
         try:
-            found = step()
+            found = step(obs)
         except Exception as err:  # noqa: BLE001 - fail safe, never blind
             self._failing[name] = f"{type(err).__name__}: {err}"
             return [obs.trip(FaultCode.SUPERVISOR_ERROR, name,
                              f"{name} raised {type(err).__name__}: {err}")]
-        self._failing.pop(name, None)
-        return list(found)
+        if self._failing:
+            self._failing.pop(name, None)
+        return list(found) if found else []
 
     def _fresh_warnings(self, warnings: list[SafetyWarning],
                         now_s: float) -> tuple[SafetyWarning, ...]:

@@ -169,13 +169,15 @@ class SimADS1115:
 
     def write_register(self, register: int, data: Sequence[int]) -> None:
         """A bus write: 0 data bytes only moves the pointer; 2 bytes (MSB first) set a register."""
-        self._check_pointer(register)
+        if register & ~POINTER_MASK:
+            self._check_pointer(register)
         if len(data) == 0:
             return
         if len(data) != 2:
             raise OSError(errno.EIO, f"ADS1115 registers take 2 bytes, got {len(data)}")
         value = (data[0] & 0xFF) << 8 | (data[1] & 0xFF)
-        self._update()
+        if self._end_s is not None:  # (`_update` has nothing to do while the chip is idle)
+            self._update()
         if register == 0x01:
             self._write_config(value)
         elif register >= 0x02:
@@ -183,8 +185,10 @@ class SimADS1115:
 
     def read_register(self, register: int, length: int) -> list[int]:
         """A bus read of `length` bytes from `register`, MSB first."""
-        self._check_pointer(register)
-        self._update()
+        if register & ~POINTER_MASK:
+            self._check_pointer(register)
+        if self._end_s is not None:  # (the hot path: `_update` has nothing to do when idle)
+            self._update()
         if register == 0x00:
             value = self._conversion & 0xFFFF
         elif register == 0x01:

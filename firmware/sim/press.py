@@ -58,6 +58,8 @@ class SimPress:
         self.hydraulics = HydraulicPlant(sim, cfg.ram_area_m2)
         self._t_s = clock.now()
         self._thermal_t_s = self._t_s
+        self._stack_c = 0.0  # `_stack_temp_c()` as of thermal revision `_stack_revision`
+        self._stack_revision = -1
         self._welded: set[str] = set()
         self._estop = False
         self._guard_open = False
@@ -150,11 +152,18 @@ class SimPress:
         self._t_s = now_s
 
     def _stack_temp_c(self) -> float:
-        """Mean temperature of what grows when heated: the platens (3/4 of it) and the die."""
-        names = self.thermal.zone_names
-        platens_c = sum(self.thermal.platen_temp_c(n) for n in names) / max(1, len(names))
-        die_c = self.thermal.sample_temp_c()
-        return STACK_PLATEN_SHARE * platens_c + (1 - STACK_PLATEN_SHARE) * die_c
+        """Mean temperature of what grows when heated: the platens (3/4 of it) and the die.
+
+        The hydraulics ask for it at every bus read, the temperatures change only when the
+        thermal plant steps (every 50 ms at most): worked out again only then."""
+        thermal = self.thermal
+        if thermal.revision != self._stack_revision:
+            names = thermal.zone_names
+            platens_c = sum(thermal.platen_temp_c(n) for n in names) / max(1, len(names))
+            die_c = thermal.sample_temp_c()
+            self._stack_c = STACK_PLATEN_SHARE * platens_c + (1 - STACK_PLATEN_SHARE) * die_c
+            self._stack_revision = thermal.revision
+        return self._stack_c
 
     def _heater_levels(self) -> dict[str, float]:
         levels = {}

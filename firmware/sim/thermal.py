@@ -106,6 +106,10 @@ class ThermalPlant:
         self._coupling_w_per_k = cfg.die_coupling_w_per_k
         self._zones = {name: _Zone(name, heater_w, cfg.ambient_c) for name, heater_w in zones}
         self._zone_list = list(self._zones.values())
+        self._zone_names = tuple(self._zones)
+        self.revision = 0
+        """Counts changes of any temperature (`step`, `place_mass`): a caller deriving a figure
+        from the temperatures recomputes it only when this has moved."""
         self._bottom = "bottom" if "bottom" in self._zones else zones[0][0]
         self._die_c = cfg.ambient_c
         self._c_die = die_heat_capacity_j_per_k
@@ -121,7 +125,7 @@ class ThermalPlant:
     @property
     def zone_names(self) -> tuple[str, ...]:
         """Names of the heated zones, in construction order."""
-        return tuple(self._zones)
+        return self._zone_names
 
     def platen_temp_c(self, name: str) -> float:
         """Mean temperature of platen `name` (C): what the die and the loop care about."""
@@ -163,6 +167,7 @@ class ThermalPlant:
         total_j_per_k = self._c_die + added_j_per_k
         self._die_c = (self._c_die * self._die_c + added_j_per_k * temp_c) / total_j_per_k
         self._c_die = total_j_per_k
+        self.revision += 1
         if contact_w_per_k is not None:
             self._die_contact_w_per_k = contact_w_per_k
             self._apply_contacts()
@@ -177,6 +182,11 @@ class ThermalPlant:
                 zone.die_w_per_k = SERIES_SIDES * self._coupling_w_per_k
             else:
                 zone.die_w_per_k = self._die_contact_w_per_k if zone.name == self._bottom else 0.0
+        # The die's total conductance (W/K) changes only here: summed once, in the same order
+        # (air, then each zone) as the equilibrium sums its heat flows.
+        self._g_die = self._die_air_w_per_k
+        for zone in self._zone_list:
+            self._g_die += zone.die_w_per_k
 
     # ---- integration -----------------------------------------------------------------------
     def step(self, dt_s: float, duty: Mapping[str, float]) -> None:
@@ -192,6 +202,7 @@ class ThermalPlant:
         powers_w = [self._power_w(z, duty) for z in self._zones.values()]
         for _ in range(n):
             self._substep(h_s, powers_w)
+        self.revision += 1
 
     def _power_w(self, zone: _Zone, duty: Mapping[str, float]) -> float:
         if zone.heater_open:
@@ -216,20 +227,21 @@ class ThermalPlant:
         """
         zones = self._zone_list
         rates = [self._platen_rate_k_per_s(z) for z in zones]
-        die_eq0_c, g_die = self._die_equilibrium([z.platen_c for z in zones])
+        old_platens_c = [z.platen_c for z in zones]
+        g_die = self._g_die
         die_mean_c = self._die_c
         if g_die > 0.0:
+            die_eq0_c = self._die_equilibrium_c(old_platens_c)
             tau_die_s = self._c_die / g_die
             decay_die = math.exp(-h_s / tau_die_s)
-            predicted, _ = self._die_equilibrium([z.platen_c + r * h_s for z, r in
-                                                  zip(zones, rates, strict=True)])
+            predicted = self._die_equilibrium_c([p + r * h_s for p, r in
+                                                 zip(old_platens_c, rates, strict=True)])
             die_mean_c = _ramp_lag_mean(self._die_c, die_eq0_c, predicted, decay_die, tau_die_s,
                                         h_s)
-        old_platens_c = [z.platen_c for z in zones]
         for zone, power_w, rate in zip(zones, powers_w, rates, strict=True):
             self._advance_heater_and_platen(zone, power_w, rate, die_mean_c, h_s)
         if g_die > 0.0:
-            die_eq1_c, _ = self._die_equilibrium([z.platen_c for z in zones])
+            die_eq1_c = self._die_equilibrium_c([z.platen_c for z in zones])
             self._die_c = _ramp_lag(self._die_c, die_eq0_c, die_eq1_c, decay_die, tau_die_s, h_s)
         for zone, old_c in zip(zones, old_platens_c, strict=True):
             self._advance_probe(zone, old_c, h_s)
@@ -259,20 +271,18 @@ class ThermalPlant:
         decay_platen = math.exp(-h_s * g_total / self._c_platen)
         zone.platen_c = platen_eq_c + (zone.platen_c - platen_eq_c) * decay_platen
 
-    def _die_equilibrium(self, platens_c: Sequence[float]) -> tuple[float, float]:
-        """(temperature the die tends to with the platens at `platens_c`, its conductance W/K)."""
-        g_total = self._die_air_w_per_k
+    def _die_equilibrium_c(self, platens_c: Sequence[float]) -> float:
+        """The temperature the die tends to with the platens at `platens_c` (`_g_die` > 0)."""
         heat_in = self._die_air_w_per_k * self._ambient_c
         for zone, platen_c in zip(self._zone_list, platens_c, strict=True):
-            g_total += zone.die_w_per_k
             heat_in += zone.die_w_per_k * platen_c
-        return (heat_in / g_total if g_total > 0.0 else self._die_c), g_total
+        return heat_in / self._g_die
 
     def _advance_probe(self, zone: _Zone, old_platen_c: float, h_s: float) -> None:
         u0, u1 = old_platen_c, zone.platen_c
         lags = zone.lags_c
-        for i in range(LAG_STAGES):
-            y0 = lags[i]
-            lags[i] = _ramp_lag(y0, u0, u1, self._decay_lag, self._tau_lag_s, h_s)
-            u0, u1 = y0, lags[i]
+        decay, tau_s = self._decay_lag, self._tau_lag_s
+        for i, y0 in enumerate(lags):
+            y1 = lags[i] = _ramp_lag(y0, u0, u1, decay, tau_s, h_s)
+            u0, u1 = y0, y1
         zone.probe_c = _ramp_lag(zone.probe_c, u0, u1, self._decay_tc, self._tau_tc_s, h_s)
