@@ -54,7 +54,7 @@ def run_calibration(bundle: PressBundle, root: Path, forces_kn: Sequence[float] 
     if outcome != "completed":
         raise CalibrationError(f"the run ended {outcome} (journal {root / run_id})")
     samples = (r for r in jr.iter_records(root, run_id) if r.get("type") == "sample")
-    return fit_calibration(samples, labels), run_id
+    return fit_calibration(samples, labels, bundle.press.ram_area_m2), run_id
 
 
 @main.command("calibrate-die")
@@ -98,6 +98,12 @@ def calibrate_die(ctx: click.Context, forces_kn: tuple[float, ...], hot_c: float
     click.echo(f"  fit residual {cal.residual_mm * 1e3:.1f} um (worst cold hold from the line)")
     if cold_only:
         click.echo("  no hot hold: growth_mm_per_c = 0, so thickness at temperature reads high")
-    click.echo(f"Paste under [inputs.ram_position] in {opts.get('config') or 'the config'} "
-               f"(run {run_id}):")
+    where = opts.get("config") or "the config"
+    if cal.ram_drag_kn is None:
+        click.echo("  the ram was not seen travelling freely: ram_drag_kn not measured")
+    else:
+        click.echo(f"Put at the top of {where}, next to ram_bore_mm (the ram's seal drag: "
+                   "recipes' forces are then on the sample):")
+        click.echo(cal.drag_toml(), nl=False)
+    click.echo(f"Paste under [inputs.ram_position] in {where} (run {run_id}):")
     click.echo(cal.toml(), nl=False)

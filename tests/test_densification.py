@@ -169,6 +169,8 @@ def test_empty_die_calibration_measures_the_plant_physics(calibration):
     growth = STACK_HEATED_LENGTH_M * STEEL_EXPANSION_PER_K * 1e3
     assert calibration.growth_mm_per_c == pytest.approx(growth, rel=0.1)
     assert calibration.residual_mm < 0.002
+    # The free ram's line pressure is its drag: 300 N in the plant, seen through 0.035 MPa noise.
+    assert calibration.ram_drag_kn == pytest.approx(drag_kn, abs=0.03)
 
 
 def test_calibration_refuses_a_die_with_powder_in_it(tmp_path):
@@ -181,8 +183,30 @@ def test_calibration_refuses_a_die_with_powder_in_it(tmp_path):
 
 def test_fit_needs_two_cold_holds_with_positions():
     with pytest.raises(CalibrationError, match="need at least 2"):
-        fit_calibration([{"t_s": 0.0, "step_index": 1, "force_kn": 5.0, "position_mm": None,
-                          "temps_c": {"top": 25.0}}], {1: "calibrate 5 kN"})
+        fit_calibration([{"t_s": 0.0, "step_index": 1, "line_mpa": 1.5, "position_mm": None,
+                          "temps_c": {"top": 25.0}}], {1: "calibrate 5 kN"}, 3.17e-3)
+
+
+def test_the_drag_goes_next_to_the_bore_and_the_die_under_its_table():
+    cal = DieCalibration(4.99, 0.03, 0.001, 25.0, 0.0, ram_drag_kn=0.3)
+    text = config_text_with(reference_sim_path().read_text(), cal)
+    cfg = parse_config_text(text, "press.toml")
+    assert cfg.ram_drag_kn == 0.3 and cfg.inputs.ram_position.empty_die_closed_mm == 4.99
+    # 29.45 kN on the sample needs the drag on top in the line; the reading gives it back.
+    line = cfg.line_mpa_for_force(29.45)
+    assert line * cfg.ram_area_m2 * 1e3 == pytest.approx(29.75)
+    assert cfg.force_kn_at_line(line) == pytest.approx(29.45)
+    assert cfg.force_kn_at_line(0.05) == 0.0  # a free ram presses nothing
+    assert cfg.line_mpa_for_force(0.0) == 0.0  # released means released
+
+
+def test_a_manual_press_refuses_a_drag_setting(tmp_path):
+    retrofit = Path(__file__).resolve().parents[1] / "configs" / "example-retrofit.toml"
+    path = tmp_path / "retrofit.toml"
+    text = retrofit.read_text().replace("ram_bore_mm", "ram_drag_kn = 0.3\nram_bore_mm", 1)
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="ram_drag_kn: not used on a manual press"):
+        load_bundle(path)
 
 
 # ---- end to end -------------------------------------------------------------------------------
@@ -192,11 +216,18 @@ def test_a_run_records_the_density_the_pellet_really_has(tmp_path, calibration):
     path.write_text(text)
     bundle = load_bundle(path)
     daemon, press, clock = sim_daemon(tmp_path / "journal", bundle)
+    assert bundle.press.ram_drag_kn == pytest.approx(calibration.ram_drag_kn, abs=1e-3)
     truth: dict[float, dict] = {}
+    worst_force = [0.0]
 
     def watch(d):  # type: ignore[no-untyped-def]
         if d.scheduler.ticks % 20 == 0:
-            truth[round(clock.now(), 1)] = press.hydraulics.true_state()
+            truth[round(clock.now(), 1)] = state = press.hydraulics.true_state()
+            targets = d.core._targets
+            if d.core.pressure.phase.value == "hold" and targets.force_kn > 20.0:
+                # With the drag calibrated, the force ON THE SAMPLE is what follows the target.
+                worst_force[0] = max(worst_force[0],
+                                     abs(state["force_kn"] / targets.force_kn - 1.0))
 
     replies = run_recipe(daemon, LGPS.read_text(), on_tick=watch)
     run_id = replies[0].data["run_id"]
@@ -213,6 +244,7 @@ def test_a_run_records_the_density_the_pellet_really_has(tmp_path, calibration):
     assert max(map(abs, errors)) < 0.015
     assert abs(sum(errors) / len(errors)) < 0.003
     assert max(map(abs, thickness_errors)) < 0.02
+    assert worst_force[0] < 0.01
     final = max(truth.items())[1]["relative_density"]
     assert 0.85 < final < 0.97  # hot pressed LGPS: denser than the ~0.84 of a cold press
     daemon.close()

@@ -241,6 +241,9 @@ class PressConfig:
     # while a recipe wants heat, so a trip cuts them even when their serial line is dead.
     heater_permit: OutputConfig | None = None
     plant: PlantConfig | None = None  # the physical figures; see `physics`
+    # Force the ram spends on its return spring and seals before it presses anything (kN):
+    # `hotpressd calibrate-die` measures it as the line pressure of the free-moving ram.
+    ram_drag_kn: float = 0.0
 
     @property
     def physics(self) -> PlantConfig:
@@ -287,8 +290,20 @@ class PressConfig:
 
     @property
     def ram_area_m2(self) -> float:
-        """Piston area from the bore: force = line pressure * this."""
+        """Piston area from the bore: hydraulic force = line pressure * this."""
         return math.pi * (self.ram_bore_mm / 1000.0) ** 2 / 4.0
+
+    def line_mpa_for_force(self, force_kn: float) -> float:
+        """Line pressure that puts `force_kn` on the stack: the ram's drag is paid first."""
+        drag_kn = self.ram_drag_kn if force_kn > 0.0 else 0.0
+        return (force_kn + drag_kn) / (self.ram_area_m2 * 1e3)
+
+    def force_kn_at_line(self, line_mpa: float) -> float:
+        """Force on the stack at `line_mpa`: line x area less the ram's drag (never below 0)."""
+        hydraulic_kn = line_mpa * self.ram_area_m2 * 1e3
+        if self.ram_drag_kn == 0.0:
+            return hydraulic_kn  # uncalibrated: the reading as it is, noise around zero included
+        return max(0.0, hydraulic_kn - self.ram_drag_kn)
 
     def zone(self, name: str) -> ZoneConfig:
         """The zone called `name` (KeyError naming the known zones otherwise)."""

@@ -189,6 +189,7 @@ FIELD_RULES: dict[tuple[type, str], FieldRule] = {
     (LoopConfig, "tc_period_s"): Between(*TC_PERIOD_RANGE_S, "s"),
     (LoopConfig, "pressure_hz"): Between(*TICK_RANGE_HZ, "Hz"),
     (PressConfig, "resume_window_s"): Between(0.0, 86400.0, "s"),
+    (PressConfig, "ram_drag_kn"): Between(0.0, 20.0, "kN"),
     (BackendConfig, "spi_bus"): NON_NEGATIVE,
     (SimConfig, "ambient_c"): Between(-40.0, 60.0, "C"),
     (SimConfig, "press_valve_flow_fraction"): Between(0.001, 1.0),

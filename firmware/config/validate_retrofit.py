@@ -171,6 +171,9 @@ def check_sources(cfg: PressConfig) -> Iterator[tuple[str, str]]:
     if (cfg.transducer is not None and pressure) or len(pressure) > 1:
         yield "instruments", "more than one pressure source: keep one of [transducer] and the " \
                              "pressure/force instruments"
+    if cfg.is_manual and cfg.ram_drag_kn > 0.0:
+        yield "ram_drag_kn", ("not used on a manual press: the operator's band is on line force "
+                              "(the gauge); leave it out")
     if not cfg.is_manual:
         if cfg.hydraulics is None:
             yield "hydraulics", "missing required table [hydraulics]"

@@ -102,7 +102,7 @@ class _Planner:
         force_kn = self._force_kn(self.pressure_mpa)
         line_bar = None
         if self.press is not None:
-            line_bar = bar_from_mpa(line_pressure_mpa(force_kn, self.press.ram_area_m2))
+            line_bar = bar_from_mpa(self.press.line_mpa_for_force(force_kn))
         return PlanStep(
             step.index, step.kind.value, step.label, dict(self.temps_c), self.pressure_mpa,
             force_kn, tf_from_kn(force_kn), line_bar, duration_s, start_s, _ends_on(step),

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from firmware.config.model import PressConfig
 from firmware.recipe.model import EndKind, Recipe, RecipeError, Step, StepKind, ZoneTemps
 from firmware.recipe.thermal import PlatenThermal, heated_zones, zone_thermals
-from firmware.recipe.units import line_pressure_mpa
 
 # Overshoot a setpoint must leave below a press trip limit: Ziegler-Nichols PID overshot 1.8 C on
 # the simulated steel platen, tuned SIMC PI 0.4 C (control.md); the MAX31855 reads in 0.25 C steps.
@@ -156,7 +155,7 @@ def _line_mpa(step: Step, press: PressConfig) -> float | None:
     """Line pressure (MPa) that `step`'s pressure target needs on this press, if it has one."""
     if step.pressure is None:
         return None
-    return line_pressure_mpa(step.pressure.force_kn, press.ram_area_m2)
+    return press.line_mpa_for_force(step.pressure.force_kn)
 
 
 def _pressure_errors(step: Step, press: PressConfig) -> list[str]:

@@ -6,11 +6,15 @@ It is a run like any other (so it is journalled, supervised and can be aborted):
 pressed to a few forces, each held while positions are averaged; then, optionally, heated under
 the middle force and held again. A straight line through (force, position) cold gives the closed
 reading at zero force and the compliance; the hot hold's shift from that line, per degree, gives
-the growth. The analysis is a pure function of the journalled samples.
+the growth. Forces here are line pressure x ram area, as run/density.py uses them, so the ram's
+drag setting never skews the die figures. The drag itself is measured on the way: while the ram
+travels freely to the die, the line holds just the pressure that overcomes its return spring and
+seals. The analysis is a pure function of the journalled samples.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,8 @@ HOLD_S = 20.0  # per force: the last half is averaged (creep of the punches is n
 HOT_SOAK_MIN = 10.0  # platens in band this long, so the die has followed them
 HOT_MAX_WAIT_MIN = 60.0
 MIN_POINTS = 10  # samples per hold to average, at the least
+TRAVEL_MIN_MM = 0.005  # the ram moved at least this since the last sample: travelling freely
+TRAVEL_MAX_LINE_MPA = 1.0  # above this the ram is pressing something, not just moving
 LABEL = "calibrate"  # step labels: "calibrate <n> kN" cold, "calibrate hot" hot
 
 
@@ -36,6 +42,11 @@ class DieCalibration:
     growth_mm_per_c: float
     calibrated_at_c: float
     residual_mm: float  # worst distance of a cold hold from the fitted line
+    ram_drag_kn: float | None = None  # None: the ram was never seen travelling freely
+
+    def drag_toml(self) -> str:
+        """The top-level line (next to ram_bore_mm) for the ram's drag."""
+        return f"ram_drag_kn = {self.ram_drag_kn:.3f}\n" if self.ram_drag_kn is not None else ""
 
     def toml(self) -> str:
         """The lines to paste under `[inputs.ram_position]` in the press config."""
@@ -81,17 +92,18 @@ class _Hold:
     points: int
 
 
-def _holds(samples: Iterable[dict[str, Any]], labels: dict[int, str]) -> dict[str, _Hold]:
+def _holds(samples: Iterable[dict[str, Any]], labels: dict[int, str],
+           ram_area_m2: float) -> dict[str, _Hold]:
     """Mean force, position and platen temperature over the last half of each hold step."""
     by_label: dict[str, list[tuple[float, float, float, float]]] = {}
     for s in samples:
         label = labels.get(s.get("step_index", -1), "")
         temps = [t for t in (s.get("temps_c") or {}).values() if t is not None]
-        if (not label or s.get("force_kn") is None or s.get("position_mm") is None
+        if (not label or s.get("line_mpa") is None or s.get("position_mm") is None
                 or not temps):
             continue
-        by_label.setdefault(label, []).append(
-            (s["t_s"], s["force_kn"], s["position_mm"], sum(temps) / len(temps)))
+        by_label.setdefault(label, []).append((s["t_s"], s["line_mpa"] * ram_area_m2 * 1e3,
+                                               s["position_mm"], sum(temps) / len(temps)))
     holds = {}
     for label, rows in by_label.items():
         end_s = rows[-1][0]
@@ -103,10 +115,31 @@ def _holds(samples: Iterable[dict[str, Any]], labels: dict[int, str]) -> dict[st
     return holds
 
 
-def fit_calibration(samples: Iterable[dict[str, Any]], labels: dict[int, str]) -> DieCalibration:
+def ram_drag_kn(samples: Iterable[dict[str, Any]], ram_area_m2: float) -> float | None:
+    """The mean line force while the ram travelled freely (None if it never did)."""
+    travel, last_mm = [], None
+    for s in samples:
+        pos, line = s.get("position_mm"), s.get("line_mpa")
+        if pos is None or line is None:
+            last_mm = None
+            continue
+        if last_mm is not None and pos - last_mm >= TRAVEL_MIN_MM and line < TRAVEL_MAX_LINE_MPA:
+            travel.append(line * ram_area_m2 * 1e3)
+        last_mm = pos
+    # The ends are the pump starting and the ram meeting the die: the middle is free travel.
+    trim = len(travel) // 10
+    travel = travel[trim:len(travel) - trim]
+    if len(travel) < MIN_POINTS:
+        return None
+    return max(0.0, sum(travel) / len(travel))
+
+
+def fit_calibration(samples: Iterable[dict[str, Any]], labels: dict[int, str],
+                    ram_area_m2: float) -> DieCalibration:
     """The die's figures from a calibration run's samples; `labels` maps step index to label,
     for the hold steps only."""
-    holds = _holds(samples, labels)
+    samples = list(samples)
+    holds = _holds(samples, labels, ram_area_m2)
     cold = [h for name, h in holds.items() if name != f"{LABEL} hot"]
     if len(cold) < 2:
         raise CalibrationError(f"{len(cold)} cold holds with position readings; need at least 2 "
@@ -129,13 +162,21 @@ def fit_calibration(samples: Iterable[dict[str, Any]], labels: dict[int, str]) -
     if hot is not None and hot.temp_c - cold_c > 20.0:
         expected_mm = closed_mm + slope * hot.force_kn
         growth = max(0.0, (expected_mm - hot.position_mm) / (hot.temp_c - cold_c))
-    return DieCalibration(closed_mm, slope, growth, cold_c, residual)
+    return DieCalibration(closed_mm, slope, growth, cold_c, residual,
+                          ram_drag_kn(samples, ram_area_m2))
 
 
 def config_text_with(config_text: str, cal: DieCalibration) -> str:
-    """A press config's text with `cal` under its `[inputs.ram_position]` header (the keys must
-    not be there yet): what an engineer pastes, done for the demo and the tests."""
+    """A press config's text with `cal` pasted in (the keys must not be there yet): the die
+    under its `[inputs.ram_position]` header, the drag after `ram_bore_mm`. What an engineer
+    pastes, done for the demo and the tests."""
     header = "[inputs.ram_position]\n"
     if header not in config_text:
         raise CalibrationError("the config has no [inputs.ram_position] table to calibrate")
-    return config_text.replace(header, header + cal.toml(), 1)
+    text = config_text.replace(header, header + cal.toml(), 1)
+    if cal.ram_drag_kn is None:
+        return text
+    bore = re.search(r"^ram_bore_mm\s*=.*\n", text, re.M)
+    if bore is None:
+        raise CalibrationError("the config has no ram_bore_mm line to put ram_drag_kn after")
+    return text[:bore.end()] + cal.drag_toml() + text[bore.end():]

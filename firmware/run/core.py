@@ -156,7 +156,7 @@ class PressCore:
         phase = pressure_phase(self.pressure.phase)
         hold_mpa = None
         if phase.value == "hold":
-            hold_mpa = self._targets.force_kn / (self.cfg.ram_area_m2 * 1e3)
+            hold_mpa = self.cfg.line_mpa_for_force(self._targets.force_kn)
         return SupervisorContext(
             last_outputs=self.last_commands, mode=run_mode(self.engine.state),
             run_in_progress=self.engine.state is not RunState.IDLE,
@@ -185,9 +185,13 @@ class PressCore:
             force = self.session.engine_force(force)
         return Observed(temps, force, self.pressure.at_target)
 
+    def _hydraulic_kn(self, force_kn: float) -> float:
+        """The pressure controller works on line x area: the ram's drag comes on top."""
+        return force_kn + self.cfg.ram_drag_kn if force_kn > 0.0 else force_kn
+
     def _force_kn(self, sample: Sample) -> float | None:
         p = sample.pressure
-        return p.pressure_mpa * self.cfg.ram_area_m2 * 1e3 if isinstance(p, PressureReading) \
+        return self.cfg.force_kn_at_line(p.pressure_mpa) if isinstance(p, PressureReading) \
             else None
 
     def _engine_now(self, sample: Sample, now_s: float) -> float:
@@ -244,8 +248,9 @@ class PressCore:
                                          hold=targets.hold_position)
         p = sample.pressure
         line_mpa = p.pressure_mpa if isinstance(p, PressureReading) else None
-        hyd = self.pressure.update(line_mpa, targets.force_kn, targets.rate_kn_per_s,
-                                   targets.release, pressure_dt_s, hold=targets.hold_position)
+        hyd = self.pressure.update(line_mpa, self._hydraulic_kn(targets.force_kn),
+                                   targets.rate_kn_per_s, targets.release, pressure_dt_s,
+                                   hold=targets.hold_position)
         return OutputCommands(heater_duty=duties, pump_on=hyd.pump_on,
                               advance_open=hyd.advance_open, press_open=hyd.press_open,
                               release_open=hyd.release_open, prop_duty=hyd.prop_duty or 0.0,
@@ -282,8 +287,8 @@ class PressCore:
             return None
         t = self._targets
         line_mpa = pressure.pressure_mpa if isinstance(pressure, PressureReading) else None
-        hyd = self.pressure.update(line_mpa, t.force_kn, t.rate_kn_per_s, t.release, dt_s,
-                                   hold=t.hold_position)
+        hyd = self.pressure.update(line_mpa, self._hydraulic_kn(t.force_kn), t.rate_kn_per_s,
+                                   t.release, dt_s, hold=t.hold_position)
         self._substeps_s += dt_s
         # This runs 40 times a second of pressing, and most substeps leave the valves as they
         # are: the (immutable) commands are then kept, else built field by field (not with

@@ -64,14 +64,16 @@ def sample_record(core: PressCore, sample: Sample, targets: Targets,
     cfg = core.cfg
     p = sample.pressure
     line_mpa = p.pressure_mpa if isinstance(p, PressureReading) else None
-    force_kn = line_mpa * cfg.ram_area_m2 * 1e3 if line_mpa is not None else None
+    force_kn = cfg.force_kn_at_line(line_mpa) if line_mpa is not None else None
     area = core.run.die_area_m2 if core.run else None
     sample_mpa = force_kn / (area * 1e3) if (force_kn is not None and area) else None
     target_mpa = (targets.force_kn / (area * 1e3)
                   if (area and not targets.release) else None)
     pos = sample.position
     position_mm = pos.position_mm if isinstance(pos, PositionReading) else None
-    dens = densification(cfg.inputs.ram_position, position_mm, force_kn,
+    # Density works on line x area, as the die was calibrated: the drag setting cannot skew it.
+    hydraulic_kn = line_mpa * cfg.ram_area_m2 * 1e3 if line_mpa is not None else None
+    dens = densification(cfg.inputs.ram_position, position_mm, hydraulic_kn,
                          [t for t in map(_temp, sample.temps.values()) if t is not None],
                          core.run.full_density_thickness_mm if core.run else None)
     return {
