@@ -10,6 +10,7 @@ Works without a TTY (CI), where the live view prints one line a second.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -83,18 +84,22 @@ def press_config(port: int) -> Path:
 
 
 def calibrated(text: str) -> str:
-    """`hotpressd calibrate-die` on the empty simulated die; its lines pasted into `text`."""
+    """`hotpressd calibrate-die` on the empty simulated die; the lines it prints pasted in."""
+    from firmware.run.calibrate_die import DieCalibration, config_text_with
+
     empty = OUT / "empty-die.toml"
     empty.write_text(text + "\n[backend.sim.sample]\npowder_mass_g = 0\n")
     print("demo: calibrating the empty die (hotpressd calibrate-die)")
     out = subprocess.run([str(VENV_BIN / "hotpressd"), "--config", str(empty), "calibrate-die"],
                          capture_output=True, text=True, check=True).stdout
-    lines = out.split("Paste under", 1)[-1].split("\n", 1)[-1] if "Paste under" in out else ""
-    if "empty_die_closed_mm" not in lines:
+    values = dict(re.findall(r"^(\w+) = ([-\d.]+)$", out, re.M))
+    keys = ("empty_die_closed_mm", "compliance_mm_per_kn", "growth_mm_per_c", "calibrated_at_c")
+    if not all(k in values for k in keys):
         raise SystemExit(f"demo: calibrate-die printed no calibration:\n{out}")
-    print("  " + lines.strip().replace("\n", "\n  "))
-    header = "[inputs.ram_position]\n"
-    return text.replace(header, header + lines, 1)
+    drag = float(values["ram_drag_kn"]) if "ram_drag_kn" in values else None
+    cal = DieCalibration(*(float(values[k]) for k in keys), residual_mm=0.0, ram_drag_kn=drag)
+    print("  " + (cal.drag_toml() + cal.toml()).strip().replace("\n", "\n  "))
+    return config_text_with(text, cal)
 
 
 def wait_for(predicate, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
