@@ -28,7 +28,7 @@ from tests import fault_scenarios as fs
 from tests.fault_scenarios import Moment, Scenario, Special
 from tests.helpers import sim_daemon
 
-SETUP_MAX_S = 1500.0  # the latest moment (the hold) comes ~680 s into RECIPE
+SETUP_MAX_S = 3600.0  # the latest moment (the release) comes ~2900 s into RECIPE
 LATCH_TICKS = 20  # after the trip, this many ticks must stay SAFE and latched without a reset
 CLEAR_MAX_S = 240.0  # after clearing, a reset must be accepted within this (a welded SSR's heat
 #                      soak must first stop rising over a full runaway window)
@@ -126,6 +126,8 @@ class MomentWatch:
             p = sample.pressure
             return (step == fs.STEP_PRESS and phase == "ramp" and isinstance(p, PressureReading)
                     and p.pressure_mpa >= fs.PRESS_RAMP_AT_MPA)
+        if self.moment is Moment.RELEASE:
+            return step == fs.STEP_RELEASE
         wanted, phase_wanted, after_s = (
             (fs.STEP_HOLD, phase, fs.HOLD_AFTER_S) if self.moment is Moment.HOLD
             else (fs.STEP_CONTACT, "approach", fs.APPROACH_AFTER_S))

@@ -6,7 +6,8 @@ Each scenario runs the daemon on the simulated press in virtual time through one
 recipe (`RECIPE`: a 10 kN contact load, heat to 150 C, press to 300 MPa on a 10 mm die, hold,
 cool under pressure, release) and injects its fault at a `Moment` where it matters: a welded SSR in
 the hold (the heater should be off most of the time), a dead pump in the approach and in the
-pressure ramp, a leak in the hold, a stuck advance valve in the approach.
+pressure ramp, a leak in the hold, a stuck advance valve in the approach, a release valve stuck
+closed as the release begins.
 
 Every bound is computed from the supervisor's derived thresholds (`SafetyConfig`) and the press
 config, never typed in, so a retuned press gets matching bounds. `BOUND_SLACK_TICKS` covers the
@@ -83,9 +84,10 @@ CLEAN_RECIPE = RECIPE.replace('name = "fault catalogue:', 'name = "clean run:').
     "duration_min = 5", "duration_min = 70")
 CLEAN_RUN_S = 2 * 3600.0  # the run, then idle at the press until two hours have passed
 SAMPLE_MPA = 300.0  # RECIPE's pressing target on the sample
+RELEASE_SAMPLE_MPA_PER_S = 5.0  # RECIPE's release rate, on the sample
 DIE_AREA_M2 = math.pi * 0.010**2 / 4  # RECIPE's 10 mm die
 # Step indices of RECIPE (0-based, as RunEngine.step_index counts).
-STEP_CONTACT, STEP_HEAT, STEP_PRESS, STEP_HOLD = 0, 1, 2, 3
+STEP_CONTACT, STEP_HEAT, STEP_PRESS, STEP_HOLD, STEP_RELEASE = 0, 1, 2, 3, 5
 HEAT_RAMP_AT_C = 70.0  # well into the ramp: the controller is heating hard
 PRESS_RAMP_AT_MPA = 5.0  # line MPa: past the 3.2 MPa contact load, below the 7.4 MPa target
 HOLD_AFTER_S = 20.0  # into the hold: the line has settled and top-ups are routine
@@ -99,6 +101,7 @@ class Moment(enum.Enum):
     HEAT_RAMP = "heat_ramp"  # step 2, top platen past HEAT_RAMP_AT_C
     PRESS_RAMP = "press_ramp"  # step 3, line past PRESS_RAMP_AT_MPA
     HOLD = "hold"  # step 4, HOLD_AFTER_S into it
+    RELEASE = "release"  # step 6, as it begins (the line still at the hold pressure)
 
 
 class Special(enum.Enum):
@@ -217,6 +220,14 @@ def release_decay_bound(s: SafetyConfig, p: PressConfig) -> float:
     return _decay_bound(s, p, q / c_tot / 1e6)
 
 
+def release_stuck_bound(s: SafetyConfig, p: PressConfig) -> float:
+    """The release step ramps its setpoint down at RECIPE's rate and pulses the valve at a
+    duty that rises while the line does not move; at the latest when the setpoint reaches zero
+    (the hold line over the rate) the valve is held open; then one release window."""
+    rate_mpa_per_s = RELEASE_SAMPLE_MPA_PER_S * DIE_AREA_M2 / p.ram_area_m2
+    return _hold_line_mpa(p) / rate_mpa_per_s + s.release_stuck_window_s + _slack(p)
+
+
 def leak_decay_bound(s: SafetyConfig, p: PressConfig) -> float:
     """The multiplied leak (laminar: proportional to pressure) at the hold pressure, less what
     slow top-ups put back, takes the line through the hold band; then the dwell."""
@@ -313,6 +324,11 @@ SCENARIOS: tuple[Scenario, ...] = (
              frozenset({FaultCode.HOLD_DECAY, FaultCode.PUMP_NO_RISE}), release_decay_bound,
              "the release valve stuck open in the hold: the line falls; "
              + HYDRAULIC_NOT_VISIBLE, target="release", refused_while_present=False),
+    Scenario("release_stuck_closed", SimFault.VALVE_STUCK_CLOSED, Moment.RELEASE,
+             frozenset({FaultCode.RELEASE_STUCK}), release_stuck_bound,
+             "the release valve stuck closed as the release step begins: the line stays at "
+             "the hold pressure with the release commanded open (pressure locked in); a reset "
+             "is refused until the line is relieved", target="release"),
     Scenario("advance_stuck_open", SimFault.VALVE_STUCK_OPEN, Moment.PRESS_RAMP,
              frozenset({FaultCode.OVER_PRESSURE}), over_pressure_bound,
              "the advance valve stuck open in the ramp: a metered pulse goes at full flow; "

@@ -30,10 +30,13 @@ from firmware.config.model import PressConfig
 from firmware.config.suggest import unknown_key_message
 from firmware.errors import ConfigError
 from firmware.safety.thresholds import (
+    RELEASE_MIN_FALL_MPA,
+    RELEASE_MIN_PRESSURE_MPA,
     GuardPolicy,
     SafetyConfig,
     ZoneSafety,
     derive_safety_config,
+    release_window_s,
 )
 
 __all__ = ["GuardPolicy", "SafetyConfig", "ZoneSafety", "bounds_for", "derive_safety_config",
@@ -106,6 +109,13 @@ def bounds_for(press: PressConfig, derived: SafetyConfig) -> dict[str, Bound]:
         "locked_band_mpa": Bound(0.2, 10.0, "MPa"),
         "locked_expansion_mpa_per_k": Bound(0.0, f * d.locked_expansion_mpa_per_k, "MPa/K"),
         "locked_settle_s": Bound(0.1, 5.0, "s"),
+        # Below the configured needle's own time a healthy release trips; a bigger fall or a
+        # lower pressure than the defaults would need a longer window than the one derived.
+        "release_stuck_window_s": Bound(release_window_s(press, 1.0),
+                                        f * d.release_stuck_window_s, "s"),
+        "release_stuck_min_fall_mpa": Bound(0.2, RELEASE_MIN_FALL_MPA, "MPa"),
+        "release_stuck_min_pressure_mpa": Bound(RELEASE_MIN_PRESSURE_MPA,
+                                                0.25 * press.limits.max_line_pressure_mpa, "MPa"),
         "guard_active_pressure_mpa": Bound(0.1, 10.0, "MPa"),
         "loop_overrun_streak": Bound(1, max(2, math.ceil(2.0 / tick_s)), "ticks", integer=True),
     }

@@ -32,6 +32,7 @@ class FaultCode(enum.Enum):
     PUMP_NO_RISE = "pump_no_rise"  # pump running into the cylinder, pressure not rising
     HOLD_DECAY = "hold_decay"  # pressure below the hold band for longer than top-up needs
     PRESSURE_RISE_LOCKED = "pressure_rise_locked"  # rising with the pump off, beyond expansion
+    RELEASE_STUCK = "release_stuck"  # release held open, line not falling: pressure locked in
     TRANSDUCER_WIRING = "transducer_wiring"  # transducer signal out of its live range
     ESTOP = "estop"  # the e-stop input is asserted
     GUARD_OPEN = "guard_open"  # the guard input is asserted

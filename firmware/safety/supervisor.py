@@ -34,6 +34,7 @@ from firmware.safety.checks_hydraulic import (
     PumpNoRiseCheck,
 )
 from firmware.safety.checks_inputs import EstopCheck, GuardCheck, JournalCheck, LoopOverrunCheck
+from firmware.safety.checks_release import ReleaseStuckCheck
 from firmware.safety.checks_sensors import ReadHealthCheck, StaleCheck
 from firmware.safety.checks_thermal import (
     OverTempCheck,
@@ -81,7 +82,7 @@ class Supervisor:
             OverTempCheck(cfg, tcs, safety), StallCheck(self._memory, safety),
             RunawayCheck(self._memory, safety), PlatenDisagreeCheck(self._memory, safety),
             OverPressureCheck(cfg, safety), HoldDecayCheck(safety),
-            *self._pump_checks(cfg, safety),
+            *self._driven_hydraulic_checks(cfg, safety),
             LoopOverrunCheck(safety), JournalCheck(),
         )
         # Each check with the name a SUPERVISOR_ERROR gives it, looked up once, not every tick.
@@ -95,13 +96,16 @@ class Supervisor:
         self._seen_temp_s: dict[str, float] = {}
         self._seen_pressure_s: float | None = None
 
-    def _pump_checks(self, cfg: PressConfig, safety: SafetyConfig) -> tuple[Check, ...]:
-        """The checks that watch a pump the software drives. A manual press (retrofit) has none:
-        its pump is the operator's hand, so a rise "with the pump off" is the operator at work
-        and "pumping without a rise" cannot be seen. Built from what the press has, not a flag."""
+    def _driven_hydraulic_checks(self, cfg: PressConfig,
+                                 safety: SafetyConfig) -> tuple[Check, ...]:
+        """The checks that watch a pump and valves the software drives. A manual press
+        (retrofit) has none: its pump is the operator's hand, so a rise "with the pump off" is
+        the operator at work, "pumping without a rise" cannot be seen, and its release valve is
+        the operator's too. Built from what the press has, not a flag."""
         if cfg.hydraulics is None:
             return ()
-        return PumpNoRiseCheck(safety), LockedRiseCheck(self._memory, safety)
+        return (PumpNoRiseCheck(safety), LockedRiseCheck(self._memory, safety),
+                ReleaseStuckCheck(safety))
 
     @property
     def latched(self) -> tuple[Fault, ...]:

@@ -7,7 +7,8 @@ raising by hand for every heavy bed). So the windows here are computed from the 
 - full-power heating rate `heater_w / (C_platen + C_heater)` (K/s), before losses;
 - heater-to-probe lag: conduction lag + probe lag + the heater core's own time constant
   `C_heater * R_heater_to_platen` (the core runs ~50 K ahead of the platen at full power);
-- hydraulic rise rates `Q / C_tot`, `C_tot = V/beta + A^2/k`, on the fast and the slow path.
+- hydraulic rise rates `Q / C_tot`, `C_tot = V/beta + A^2/k`, on the fast and the slow path;
+- the release needle's fall `dp/dt = -K sqrt(p) / C_tot`: sqrt(p) falls at a constant speed.
 
 Where the plant figures live: `PressConfig.physics` (platen and heater heat capacity, lags, pump
 flow, oil volume, stiffness): a real press's `[plant]` table, else the simulated plant's figures,
@@ -92,6 +93,16 @@ LOCKED_SETTLE_MIN_S = 0.5
 STEEL_EXPANSION_PER_K = 12e-6  # linear expansion of steel
 STACK_HOT_LENGTH_M = 0.1  # estimate: two 30 mm platens and a 40 mm die grow with temperature
 LOCKED_EXPANSION_MARGIN = 2.0  # allow twice the computed thermal growth pressure
+# Release valve stuck closed: with the release commanded open (pump off, feed valves closed) the
+# needle orifice must take the line down. A valve stuck closed leaves only leakage (0.2 MPa/min
+# at 50 MPa: ~0.03 MPa/min at a 7.4 MPa hold), some 200x slower than the slowest needle below.
+RELEASE_NEEDLE_MARGIN = 20.0  # the line may fall 20x slower than the configured needle lets it:
+#   twice the 1/10 that the pressure controller accepts for a needle screw turned by hand
+#   (control/pressure_parts.NEEDLE_BOUND_FACTOR), for a careful operator who closed it nearly shut
+RELEASE_MIN_FALL_MPA = 0.5  # a fall this big proves the line is releasing (14x transducer noise)
+RELEASE_MIN_PRESSURE_MPA = 2.0  # "well above zero": judged above 2 MPa (6 kN on the reference
+#   ram; 1.4x the 1.4 MPa reset level); lower, the orifice's sqrt(p) flow makes the window long
+RELEASE_SETTLE_MARGIN = 2.0  # the release opens and the feed valves close within a valve delay
 
 # ---- inputs and the loop --------------------------------------------------------------------
 GUARD_ACTIVE_PRESSURE_MPA = 1.0  # above one valve pulse of pressure the platens are loaded
@@ -156,6 +167,9 @@ class SafetyConfig:
     locked_band_mpa: float = LOCKED_BASE_BAND_MPA
     locked_expansion_mpa_per_k: float = 0.0
     locked_settle_s: float = LOCKED_SETTLE_MIN_S
+    release_stuck_window_s: float = 10.0
+    release_stuck_min_fall_mpa: float = RELEASE_MIN_FALL_MPA
+    release_stuck_min_pressure_mpa: float = RELEASE_MIN_PRESSURE_MPA
     guard_active_pressure_mpa: float = GUARD_ACTIVE_PRESSURE_MPA
     guard_open_when_idle: GuardPolicy = GuardPolicy.WARN
     guard_open_when_running: GuardPolicy = GuardPolicy.TRIP
@@ -199,12 +213,36 @@ def stack_stiffness_n_per_m(sim: PlantConfig) -> float:
     return 1.0 / (1.0 / sim.frame_stiffness_n_per_m + 1.0 / sim.sample_stiffness_n_per_m)
 
 
+def line_compliance_m3_per_pa(press: PressConfig) -> float:
+    """Oil taken per pascal of line pressure in contact (m^3/Pa): `V/beta + A^2/k`."""
+    sim = press.physics
+    return (sim.oil_volume_m3 / sim.bulk_modulus_pa
+            + press.ram_area_m2**2 / stack_stiffness_n_per_m(sim))
+
+
 def pressure_rate_mpa_per_s(press: PressConfig, flow_m3_per_s: float) -> float:
     """Line pressure rise after contact (MPa/s): `Q / (V/beta + A^2/k)`; 32 MPa/s full flow."""
+    return flow_m3_per_s / line_compliance_m3_per_pa(press) / 1e6
+
+
+def release_speed_mpa05_per_s(press: PressConfig) -> float:
+    """The configured needle's speed: the line falls at `speed * sqrt(p)` MPa/s (p in MPa), so
+    sqrt(p) falls at speed / 2 per second. `K / C_tot / 1e3`: 0.72 on the reference press (9 MPa
+    in ~8 s, plant.md's "~10 s"); the same figure the pressure controller learns."""
+    orifice = press.physics.release_orifice_m3_per_s_per_sqrt_pa
+    return orifice / line_compliance_m3_per_pa(press) / 1e3
+
+
+def release_window_s(press: PressConfig, margin: float = RELEASE_NEEDLE_MARGIN) -> float:
+    """Sustained release time allowed before the line must have fallen RELEASE_MIN_FALL_MPA:
+    a needle `margin` times slower than configured, in the slowest case (from the lowest
+    pressure judged: the orifice's flow falls with sqrt(p)), plus the valves' settling. 10.6 s
+    on the reference press; `margin` 1 gives the healthy needle's own time (0.6 s)."""
     sim = press.physics
-    area_m2 = press.ram_area_m2
-    c_tot = sim.oil_volume_m3 / sim.bulk_modulus_pa + area_m2**2 / stack_stiffness_n_per_m(sim)
-    return flow_m3_per_s / c_tot / 1e6
+    speed = release_speed_mpa05_per_s(press) / margin
+    p_mpa = RELEASE_MIN_PRESSURE_MPA
+    fall_s = 2.0 * (math.sqrt(p_mpa) - math.sqrt(p_mpa - RELEASE_MIN_FALL_MPA)) / speed
+    return RELEASE_SETTLE_MARGIN * (sim.valve_on_delay_s + sim.valve_off_delay_s) + fall_s
 
 
 def pump_window_s(rate_mpa_per_s: float) -> float:
@@ -261,6 +299,7 @@ def derive_safety_config(press: PressConfig) -> SafetyConfig:
         locked_expansion_mpa_per_k=expansion_mpa_per_k(press),
         locked_settle_s=max(LOCKED_SETTLE_MIN_S,
                             LOCKED_SETTLE_MARGIN * (sim.pump_rundown_s + sim.valve_off_delay_s)),
+        release_stuck_window_s=release_window_s(press),
         loop_overrun_streak=max(LOOP_MIN_OVERRUN_STREAK,
                                 math.ceil(LOOP_MAX_LATE_S * press.loop.tick_hz)),
     )

@@ -60,6 +60,7 @@ def test_no_safety_table_means_the_derived_defaults() -> None:
     ({"tc_bad_consecutive_reads": 6}, "tc_bad_consecutive_reads", 6),
     ({"guard_open_when_idle": "trip"}, "guard_open_when_idle", GuardPolicy.TRIP),
     ({"over_pressure_margin_fraction": 0.02}, "over_pressure_margin_fraction", 0.02),
+    ({"release_stuck_window_s": 20}, "release_stuck_window_s", 20.0),
 ])
 def test_overrides_within_bounds_are_taken(table, field, value) -> None:
     assert getattr(parse(table), field) == value
@@ -80,6 +81,11 @@ def test_zone_windows_global_then_per_zone() -> None:
      "safety.tc_bad_consecutive_reads: 1000 is out of range 2..15 reads"),
     ({"zones": {"top": {"runaway_settle_s": 1.0}}},
      "safety.zones.top.runaway_settle_s: 1 is out of range 22.5..180 s"),
+    # the lower end is the configured needle's own time: below it a healthy release trips
+    ({"release_stuck_window_s": 0.5},
+     "safety.release_stuck_window_s: 0.5 is out of range 0.625311..42.4248 s"),
+    ({"release_stuck_min_pressure_mpa": 1.0},
+     "safety.release_stuck_min_pressure_mpa: 1 is out of range 2..17.5 MPa"),
 ])
 def test_out_of_bounds_overrides_are_rejected_by_key(table, message) -> None:
     assert error(table) == f"press.toml: {message}"
