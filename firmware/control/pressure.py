@@ -25,6 +25,7 @@ from collections import deque
 from firmware.config.model import PressConfig
 from firmware.control import pressure_bleed as bleed
 from firmware.control import pressure_parts as parts
+from firmware.control.pressure_cache import BandMemo, CommandMemo
 from firmware.control.pressure_estimate import RUN_WINDOW, PressureEstimator
 from firmware.control.pressure_parts import HydraulicCommand, Learnt, Phase, PressureFault
 
@@ -67,13 +68,13 @@ class PressureController:
         self._kn_per_mpa = cfg.ram_area_m2 * 1e3
         prop = cfg.hydraulics.proportional_valve
         self._prop_max_mpa = None if prop is None else prop.max_pressure_mpa
-        self._band_frac, self._contact_mpa, self._approach_limit_s = \
-            hold_band_frac, contact_mpa, approach_limit_s
+        self._contact_mpa, self._approach_limit_s = contact_mpa, approach_limit_s
         self._approach_s = approach_limit_s
         learnt = learnt or Learnt()
         self._paths = {"fast": parts.PathModel("fast", learnt.fast),
                        "slow": parts.PathModel("slow", learnt.slow),
                        "release": parts.PathModel("release", learnt.release, sqrt_law=True)}
+        self._bands, self._commands = BandMemo(hold_band_frac, NOISE_SIGMAS), CommandMemo()
         self.reset()
 
     @property
@@ -378,8 +379,7 @@ class PressureController:
         return self._est.level if self._est.level is not None else 0.0
 
     def _band(self, target: float) -> float:
-        step = 0.6 * self._paths["slow"].resolution(target, self._dt)
-        return max(self._band_frac * target, step, NOISE_SIGMAS * self._est.sigma(self._dt))
+        return self._bands.band(target, self._dt, self._paths["slow"], self._est)
 
     def _fast_margin(self, target: float) -> float:
         fast = self._paths["fast"]
@@ -395,6 +395,5 @@ class PressureController:
         path, cap = None if self._step is None else self._step.path, self._cap_mpa
         duty = None if self._prop_max_mpa is None else min(1.0, max(0.0, 0.0 if self._dump else
                                                                      cap / self._prop_max_mpa))
-        return HydraulicCommand(self._pump.on, path == "fast", path == "slow",
-                                path == "release" or self._dump, duty)
+        return self._commands.command(self._pump.on, path, self._dump, duty)
 

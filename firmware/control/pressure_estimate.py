@@ -22,6 +22,8 @@ NOISE_TAU_S = 20.0
 NOISE_DEFAULT_MPA = 0.035  # 0.05 % of a 70 MPa transducer, until measured
 WINDOW_MAX = 16
 RUN_WINDOW = 8  # readings averaged while the slow or release path moves the line
+DT_CACHE_MAX = 256  # ticks remembered by _dt_factors (a virtual clock's 50 Hz sums give ~20)
+_DT_FACTORS: dict[float, tuple[float, float, float]] = {}  # dt_s -> _dt_factors(dt_s)
 
 
 class PressureEstimator:
@@ -41,19 +43,22 @@ class PressureEstimator:
         self._prior: tuple[float, float] | None = None  # predicted level at t0, its weight
         self._cur = [0.0] * 5  # EW weight, t, y, tt, ty of the segment (DRIFT_TAU_S)
         self._pool = [0.0, 0.0]  # centred sxx, sxy of finished segments, decaying
+        self._drift: float | None = None  # drift_mpa_per_s of these sums (None: not yet worked)
         self._window: deque[float] = deque(maxlen=WINDOW_MAX)
         self._last_t: float | None = None
 
     @property
     def drift_mpa_per_s(self) -> float:
         """Natural drift of the locked line (MPa/s): creep and leak < 0, stack heating > 0."""
-        cs = _centred(self._cur)
-        sxx, sxy = self._pool[0] + cs[0], self._pool[1] + cs[1]
-        return sxy / sxx if sxx > DRIFT_MIN_SXX_S2 else 0.0
+        if self._drift is None:  # read several times a tick, the sums change once: kept
+            cs = _centred(self._cur)
+            sxx, sxy = self._pool[0] + cs[0], self._pool[1] + cs[1]
+            self._drift = sxy / sxx if sxx > DRIFT_MIN_SXX_S2 else 0.0
+        return self._drift
 
     def sigma(self, dt_s: float) -> float:
         """Standard error of the quiet estimate with readings every `dt_s` (MPa)."""
-        return self.noise_mpa * math.sqrt(dt_s / (2 * LEVEL_TAU_S))
+        return self.noise_mpa * (_DT_FACTORS.get(dt_s) or _dt_factors(dt_s))[2]
 
     def sigma_now(self) -> float:
         """Standard error of the estimate now (MPa): the readings of this quiet stretch and the
@@ -63,18 +68,21 @@ class PressureEstimator:
 
     def quiet(self, t_s: float, y_mpa: float) -> None:
         """A reading while no valve moves the line."""
-        dt_s = self._tick(t_s)
+        dt_s = self._tick(t_s)  # called 50 times a second: unrolled, decays looked up per dt
         if self.level is not None and self._n > 2:
             k = min(1.0, dt_s / NOISE_TAU_S)
             r2 = min((y_mpa - self.level) ** 2, 0.01)
             self.noise_mpa = math.sqrt((1 - k) * self.noise_mpa**2 + k * r2)
-        x, decay = t_s - self._t0, math.exp(-dt_s / LEVEL_TAU_S)
-        w, sy, st = (v * decay for v in self._lvl)
-        self._lvl = [w + 1.0, sy + y_mpa, st + x]
+        x = t_s - self._t0
+        decay, drift_decay, _ = _DT_FACTORS.get(dt_s) or _dt_factors(dt_s)
+        w, sy, st = self._lvl
+        self._lvl = [w * decay + 1.0, sy * decay + y_mpa, st * decay + x]
         if self._prior is not None:
             self._prior = (self._prior[0], self._prior[1] * decay)
-        decayed = [v * math.exp(-dt_s / DRIFT_TAU_S) for v in self._cur]
-        self._cur = moments_plus(decayed, x, y_mpa, 1.0)
+        c = self._cur  # moments_plus of the decayed sums with (x, y_mpa) at weight 1
+        self._cur = [c[0] * drift_decay + 1.0, c[1] * drift_decay + x, c[2] * drift_decay + y_mpa,
+                     c[3] * drift_decay + x * x, c[4] * drift_decay + x * y_mpa]
+        self._drift = None
         self._n += 1
         self.level = self.at(t_s)
 
@@ -99,7 +107,7 @@ class PressureEstimator:
         cs = _centred(self._cur)
         self._pool = [self._pool[0] + cs[0], self._pool[1] + cs[1]]
         self._t0, self._n = t_from_s, 0
-        self._lvl, self._cur = [0.0, 0.0, 0.0], [0.0] * 5
+        self._lvl, self._cur, self._drift = [0.0, 0.0, 0.0], [0.0] * 5, None
         sigma = math.hypot(STEP_UNCERTAINTY_FRAC * step_mpa, self.noise_mpa / RUN_WINDOW**0.5)
         weight = min(PRIOR_MAX_S / max(dt_s, 1e-3), (self.noise_mpa / sigma) ** 2)
         self._prior = None if predicted_mpa is None else (predicted_mpa, weight)
@@ -127,9 +135,22 @@ class PressureEstimator:
     def _tick(self, t_s: float) -> float:
         dt_s = 0.0 if self._last_t is None else max(0.0, t_s - self._last_t)
         self._last_t = t_s
-        decay = math.exp(-dt_s / DRIFT_TAU_S)
-        self._pool = [v * decay for v in self._pool]
+        decay = (_DT_FACTORS.get(dt_s) or _dt_factors(dt_s))[1]
+        self._pool = [self._pool[0] * decay, self._pool[1] * decay]
+        self._drift = None
         return dt_s
+
+
+def _dt_factors(dt_s: float) -> tuple[float, float, float]:
+    """The level's and the drift's decay over `dt_s`, and sigma's sqrt(dt_s / (2 LEVEL_TAU_S)):
+    pure functions of the tick, which takes a handful of values (the clock's float sums), so
+    they are worked out once each instead of three exps and a sqrt per reading."""
+    if len(_DT_FACTORS) >= DT_CACHE_MAX:  # a measured clock's dt seldom repeats: stay bounded
+        _DT_FACTORS.clear()
+    factors = (math.exp(-dt_s / LEVEL_TAU_S), math.exp(-dt_s / DRIFT_TAU_S),
+               math.sqrt(dt_s / (2 * LEVEL_TAU_S)))
+    _DT_FACTORS[dt_s] = factors
+    return factors
 
 
 def _centred(c: list[float]) -> tuple[float, float]:

@@ -53,6 +53,7 @@ PUMP_MIN_OFF_S = 5.0  # motor starts heat the winding: rest between them
 PUMP_LINGER_S = 30.0  # run on if the next top-up is due within this: <= 2 starts/min
 PUMP_STOP_AFTER_S = 1.0  # see the last top-up settle before stopping
 HOLD_STROKE_S = 180.0  # a pump idling through top-ups rests after this (dead-heading heats oil)
+DT_MEMO_MAX = 64  # tick lengths a path remembers its shortest pulse for (a virtual clock: ~20)
 
 
 class Phase(enum.Enum):
@@ -179,6 +180,8 @@ class PathModel:
         self._nominal = learnt.speed
         self._sums = [0.0] * 5  # weight, x, y, xx, xy of (tau, delta / unit), forgetting
         self._dead0 = self.dead_s
+        self._shortest_dead_s = self.dead_s  # the dead time _shortest_by_dt was worked out for
+        self._shortest_by_dt: dict[float, tuple[int, float]] = {}  # dt_s -> _shortest(dt_s)
 
     @property
     def learnt(self) -> PathLearnt:
@@ -197,11 +200,24 @@ class PathModel:
 
     def min_ticks(self, dt_s: float) -> int:
         """The shortest pulse, in ticks of `dt_s`, that opens the valve at all."""
-        return max(1, math.ceil((self.dead_s + MIN_OPEN_S) / dt_s - 1e-9))
+        return self._shortest(dt_s)[0]
 
     def resolution(self, p_mpa: float, dt_s: float) -> float:
         """The smallest step this path can make at `p_mpa` with ticks of `dt_s` (MPa)."""
-        return self.step(self.min_ticks(dt_s) * dt_s, p_mpa)
+        return self.speed(p_mpa) * self._shortest(dt_s)[1]  # = step(min_ticks * dt_s, p_mpa)
+
+    def _shortest(self, dt_s: float) -> tuple[int, float]:
+        """min_ticks at `dt_s` and the open time past the dead time it gives (s), as `step` has
+        it. Asked several times a tick (600k times a run), they depend only on the tick and the
+        dead time: kept per tick length (a virtual clock's sums give ~20) until the fit moves."""
+        if self.dead_s != self._shortest_dead_s or len(self._shortest_by_dt) >= DT_MEMO_MAX:
+            self._shortest_dead_s = self.dead_s
+            self._shortest_by_dt.clear()
+        hit = self._shortest_by_dt.get(dt_s)
+        if hit is None:
+            n = max(1, math.ceil((self.dead_s + MIN_OPEN_S) / dt_s - 1e-9))
+            hit = self._shortest_by_dt[dt_s] = (n, max(0.0, n * dt_s - self.dead_s))
+        return hit
 
     def ticks_for(self, delta_mpa: float, p_mpa: float, dt_s: float, at_most: bool = False) -> int:
         """Pulse length (ticks) that moves the line by `delta_mpa`, 0 if below the resolution.

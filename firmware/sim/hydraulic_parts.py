@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 SERIES_SWITCH_LAM_H = 1e-4  # below this lam*h the exponential terms use their Taylor series
 SETTLE_SNAP_S = 1e-12  # a ramp this close to its end is finished (float rounding of t + h)
 CROSSING_NEWTON_ITERATIONS = 4  # the crossing-time solve converges to ~1e-12 s well before this
+ORIFICE_LAMINAR_PA = 1.0e4  # below ~0.01 MPa the needle orifice flow is laminar (linear in p)
 # Creep defaults (estimates: plant.md asks for creep but gives no numbers). A compacted pellet or
 # polymer film shortens ~0.02 mm/min under 30 kN at 150 C (about 0.15 MPa/min of line pressure,
 # similar to the valve leakage), ~300x slower at room temperature, and at most ~0.1 mm in all.
@@ -144,6 +146,23 @@ class Creep:
         heat = 2.0 ** ((temp_c - self.ref_temp_c) / self.doubling_c)
         load = (force_n / self.ref_force_n) ** self.stress_exponent
         return self.rate_mm_per_min * 1e-3 / 60.0 * load * heat * left
+
+
+def next_change_s(actuators: Iterable[Delayed[Any]]) -> float:
+    """When the first of `actuators` next changes (s; inf if none has a change pending)."""
+    return min([a.next_change_s() for a in actuators])
+
+
+def outflow_linear(p_pa: float, g_leak: float, k_orifice: float,
+                   release_open: bool) -> tuple[float, float]:
+    """Leak (conductance `g_leak`) + release needle (`k_orifice` sqrt(p), if `release_open`)
+    flow linearised at `p_pa`: (conductance, offset) with Q ~ g p + offset."""
+    if not release_open:
+        return g_leak, 0.0
+    if p_pa > ORIFICE_LAMINAR_PA:
+        root = math.sqrt(p_pa)
+        return g_leak + k_orifice / (2.0 * root), k_orifice * root / 2.0
+    return g_leak + k_orifice / math.sqrt(ORIFICE_LAMINAR_PA), 0.0
 
 
 def linear_step(p0: float, lam: float, b0: float, b1: float, h: float) -> float:

@@ -40,6 +40,8 @@ from firmware.sim.hydraulic_parts import (
     crossing_time,
     first_root,
     linear_step,
+    next_change_s,
+    outflow_linear,
 )
 
 QUIET_MAX_STEP_S = 1.0  # creep and stack heating change over minutes; re-evaluate every second
@@ -50,7 +52,6 @@ LEAK_REF_PRESSURE_PA = 50e6  # SimConfig.leak_mpa_per_min_at_50 is stated at 50 
 PROP_MAX_PRESSURE_MPA = 70.0  # PwmOutputConfig default: line-pressure cap at full duty
 # Estimates (not in plant.md):
 RELIEF_OVERRIDE_PA = 1.0e6  # a direct-acting relief passes full pump flow ~1 MPa over its crack
-ORIFICE_LAMINAR_PA = 1.0e4  # below ~0.01 MPa the needle orifice flow is laminar (linear in p)
 RAM_DRAG_N = 300.0  # return spring + seal friction: ~0.1 MPa line pressure moves the free ram
 PUMP_SPINUP_S = 0.05  # small induction motor reaching speed (plant.md gives only the run-down)
 STACK_HEATED_LENGTH_M = 0.08  # two 30 mm platens and a 20 mm die grow with the stack temperature
@@ -106,6 +107,9 @@ class HydraulicPlant:
         self._valves = {name: Delayed(False) for name in VALVES}  # energised, after delay
         self._prop: Delayed[float | None] = Delayed(None)
         self._actuators = (self._pump, self._prop, *self._valves.values())
+        # When an actuator next changes: worked out only when a command or an applied change
+        # alters what is pending, not on each of the ~300k `advance_to` calls of a run.
+        self._next_event = math.inf
         self._pump_failed = False
         self._stuck: dict[str, StuckAs] = dict.fromkeys(VALVES)
         # The circuit as the valves and faults have it, refreshed at every event (hot path).
@@ -183,6 +187,7 @@ class HydraulicPlant:
             self._valves[name].command(t_s, energise, delay_s)
         duty = None if prop_duty is None else min(1.0, max(0.0, prop_duty))
         self._prop.command(t_s, duty, self._on_delay_s)
+        self._next_event = next_change_s(self._actuators)
 
     def set_pump_failed(self, failed: bool) -> None:
         """Fault hook: the pump delivers nothing (coupling sheared, motor dead)."""
@@ -211,11 +216,11 @@ class HydraulicPlant:
             return
         self._stack_rate_c_per_s = (stack_temp_c - self._stack_c) / (now_s - t_s)
         stalled = 0
-        next_event_s = self._next_event_s()
+        next_event_s = self._next_event
         while t_s < now_s:
             if t_s >= next_event_s:
                 self._apply_due(t_s)
-                next_event_s = self._next_event_s()
+                next_event_s = self._next_event
             seg_end_s = min(now_s, next_event_s, t_s + self._motor.settle_s())
             h_s = self._step(seg_end_s - t_s)
             stalled = stalled + 1 if h_s <= 0.0 else 0
@@ -237,6 +242,7 @@ class HydraulicPlant:
         if self._motor.running != self._pump.state:
             self._motor.set_running(self._pump.state)
         self._refresh_circuit()
+        self._next_event = next_change_s(self._actuators)
 
     def _refresh_circuit(self) -> None:
         if self._pump_failed:
@@ -253,9 +259,6 @@ class HydraulicPlant:
             self._cracks_pa = (self._relief_crack_pa,)
         else:
             self._cracks_pa = (self._relief_crack_pa, self._prop_crack_pa())
-
-    def _next_event_s(self) -> float:
-        return min([a.next_change_s() for a in self._actuators])
 
     def _open(self, name: str) -> bool:
         stuck = self._stuck[name]
@@ -290,16 +293,6 @@ class HydraulicPlant:
             return self._step_travel(min(h_max_s, QUIET_MAX_STEP_S))
         return self._step_pressure(h_max_s)
 
-    def _outflow_linear(self, p_pa: float) -> tuple[float, float]:
-        """Leak + release flow linearised at p: (conductance, offset) with Q ~ g p + offset."""
-        g = self._g_leak
-        if not self._release_open:
-            return g, 0.0
-        if p_pa > ORIFICE_LAMINAR_PA:
-            root = math.sqrt(p_pa)
-            return g + self._k_orifice / (2.0 * root), self._k_orifice * root / 2.0
-        return g + self._k_orifice / math.sqrt(ORIFICE_LAMINAR_PA), 0.0
-
     def _step_pressure(self, h_max_s: float) -> float:
         """Retracted or in contact: the oil (and stack) compliance integrates the net flow."""
         contact = self._regime is Regime.CONTACT
@@ -311,8 +304,10 @@ class HydraulicPlant:
         if slope_pa_per_s > 0.0:
             h_s = min(h_s, max(STEP_DP_FRACTION * p0, STEP_DP_MIN_PA) / slope_pa_per_s)
         p1 = linear_step(p0, lam, b0, b1, h_s)
-        kinks = [crack for crack, on in zip(self._cracks_pa, relieving, strict=True)
-                 if (p1 < crack if on else p1 > crack)]
+        kinks: list[float] = []  # a plain loop: this runs on every step
+        for crack, on in zip(self._cracks_pa, relieving, strict=True):
+            if p1 < crack if on else p1 > crack:
+                kinks.append(crack)
         if (p1 < self._p_drag_pa) if contact else (p1 > self._p_drag_pa):
             kinks.append(self._p_drag_pa)
         if p1 < 0.0:
@@ -343,17 +338,18 @@ class HydraulicPlant:
         if contact:
             growth_m_per_s = self._expansion_m_per_k * self._stack_rate_c_per_s
             mech = self._area_m2 * (growth_m_per_s - creep_m_per_s)
-        g, offset = self._outflow_linear(p0)
+        g, offset = outflow_linear(p0, self._g_leak, self._k_orifice, self._release_open)
         b = q0 + mech - offset
         net_m3_per_s = b - g * p0  # net flow into the line at p0, before the relief valves
-        relieving = [p0 > crack or (p0 == crack and net_m3_per_s > 0.0)
-                     for crack in self._cracks_pa]
-        if contact and self._powder is not None:
-            c += self._powder.line_compliance_m3_per_pa(p0, rising=net_m3_per_s > 0.0)
-        for crack, on in zip(self._cracks_pa, relieving, strict=True):
+        relieving: list[bool] = []  # one loop, no comprehensions: this runs on every step
+        for crack in self._cracks_pa:
+            on = p0 > crack or (p0 == crack and net_m3_per_s > 0.0)
+            relieving.append(on)
             if on:
                 g += self._k_relief
                 b += self._k_relief * crack
+        if contact and self._powder is not None:
+            c += self._powder.line_compliance_m3_per_pa(p0, rising=net_m3_per_s > 0.0)
         return g / c, b / c, q1 / c, relieving
 
     def _leave_pressure_regime(self) -> None:
@@ -371,7 +367,7 @@ class HydraulicPlant:
         """Free ram: pressure at p_drag, the net flow moves the ram (exact for a pump ramp)."""
         p = self._p_drag_pa
         q0, q1 = self._inflow_m3_per_s()
-        g, offset = self._outflow_linear(p)
+        g, offset = outflow_linear(p, self._g_leak, self._k_orifice, self._release_open)
         out_m3_per_s = g * p + offset
         out_m3_per_s += sum(self._k_relief * max(0.0, p - crack) for crack in self._cracks_pa)
         v0 = (q0 - out_m3_per_s) / self._area_m2
