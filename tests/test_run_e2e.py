@@ -45,11 +45,10 @@ class Follow:
             true_c = truth[f"platen_{zone}_c"]
             self.max_temp_c = max(self.max_temp_c, true_c)
             self._temp(zone, targets.temps_c.get(zone), true_c, now)
-        # The hydraulic force (true line pressure x ram area) is what the press controls. The
-        # force on the sample is less by the ram's seal drag and return spring (0.3 kN in the
-        # sim: 1 % of 29 kN, 6 % of 5 kN), which the press does not subtract (not calibrated).
-        hydraulic_kn = truth["line_pressure_mpa"] * daemon.cfg.ram_area_m2 * 1e3
-        self._force(daemon, targets, hydraulic_kn, now)
+        # The true force ON THE SAMPLE: line x area less the ram's seal drag, which the
+        # reference config calibrates (ram_drag_kn, measured by hotpressd calibrate-die).
+        assert daemon.cfg.ram_drag_kn > 0.0
+        self._force(daemon, targets, truth["force_kn"], now)
 
     def _temp(self, zone, target, true_c, now):
         if target is None:

@@ -167,12 +167,15 @@ def fit_calibration(samples: Iterable[dict[str, Any]], labels: dict[int, str],
 
 
 def config_text_with(config_text: str, cal: DieCalibration) -> str:
-    """A press config's text with `cal` pasted in (the keys must not be there yet): the die
-    under its `[inputs.ram_position]` header, the drag after `ram_bore_mm`. What an engineer
-    pastes, done for the demo and the tests."""
+    """A press config's text with `cal` pasted in, replacing an older calibration: the die under
+    its `[inputs.ram_position]` header, the drag after `ram_bore_mm`. What an engineer pastes,
+    done for the demo and the tests."""
     header = "[inputs.ram_position]\n"
     if header not in config_text:
         raise CalibrationError("the config has no [inputs.ram_position] table to calibrate")
+    keys = [line.split("=")[0].strip() for line in (cal.toml() + cal.drag_toml()).splitlines()]
+    for key in keys:  # an older calibration's lines go (commented examples stay)
+        config_text = re.sub(rf"^{key}\s*=.*\n", "", config_text, flags=re.M)
     text = config_text.replace(header, header + cal.toml(), 1)
     if cal.ram_drag_kn is None:
         return text
