@@ -228,11 +228,11 @@ def press_checks(f: dict[str, float]) -> list[tuple[str, bool]]:
         return [("press_375: ran", False)]
     low, high = f[key + "hold_line_low_pct"], f[key + "hold_line_high_pct"]
     band, drag = f[key + "hold_band_pct"], f[key + "hold_drag_pct"]
-    return [(f"press_375: hold within +-0.5 % (hydraulic force {low:+.2f}/{high:+.2f} %)",
-             max(-low, high) <= 0.5),
+    return [(f"press_375: hold within +-0.5 % (line force less calibrated drag {low:+.2f}/"
+             f"{high:+.2f} %)", max(-low, high) <= 0.5),
             ("press_375: <= 2 pump starts/min", f[key + "pump_starts_per_min"] <= 2.0),
-            (f"press_375: true force within +-1 % ({band:.2f} %, {drag:+.2f} % of it the ram's "
-             "drag, not subtracted)", band <= 1.0)]
+            (f"press_375: true force within +-1 % ({band:.2f} %, {drag:+.2f} % of it the drag "
+             "calibration's error)", band <= 1.0)]
 
 
 def print_table(figures: dict[str, float]) -> None:
