@@ -42,6 +42,17 @@ def load_press(config: str | None, sim: bool) -> PressBundle:
     return bundle
 
 
+def press_or_exit(ctx: click.Context) -> PressBundle:
+    """The press named on the group (`--config` / `--sim`) for a subcommand; a config problem
+    prints one line and exits 2, never a traceback."""
+    opts = ctx.obj or {}
+    try:
+        return load_press(opts.get("config"), opts.get("sim", False))
+    except HotpressError as exc:
+        click.echo(f"hotpressd: {exc}", err=True)
+        sys.exit(2)
+
+
 def with_broker(bundle: PressBundle, broker: str | None) -> PressBundle:
     """`--broker HOST:PORT` overrides the config's [mqtt] host and port."""
     if not broker:

@@ -13,8 +13,7 @@ from typing import Any
 
 import click
 
-from firmware.cli import load_press, main, make_clock
-from firmware.errors import HotpressError
+from firmware.cli import main, make_clock, press_or_exit
 
 
 @main.command("autotune")
@@ -27,12 +26,7 @@ def autotune(ctx: click.Context, zone: str, at_c: float, journal: str | None) ->
     """Relay-autotune one zone and store the result (real press: real time; sim: virtual)."""
     from firmware.daemon import Daemon
 
-    opts = ctx.obj or {}
-    try:
-        bundle = load_press(opts.get("config"), opts.get("sim", False))
-    except HotpressError as exc:
-        click.echo(f"hotpressd: {exc}", err=True)
-        sys.exit(2)
+    bundle = press_or_exit(ctx)
     sim = bundle.press.backend.kind == "sim"
     clock = make_clock(0.0 if sim else 1.0)
     root = Path(journal or bundle.press.journal_dir)

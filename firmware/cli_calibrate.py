@@ -16,9 +16,8 @@ from typing import Any
 
 import click
 
-from firmware.cli import load_press, main, make_clock
+from firmware.cli import main, make_clock, press_or_exit
 from firmware.config.bundle import PressBundle
-from firmware.errors import HotpressError
 from firmware.recipe import parse_recipe
 from firmware.run import journal as jr
 from firmware.run.calibrate_die import (
@@ -71,11 +70,7 @@ def calibrate_die(ctx: click.Context, forces_kn: tuple[float, ...], hot_c: float
                   cold_only: bool, journal: str | None) -> None:
     """Calibrate the ram position against the EMPTY die (punches touching, no powder)."""
     opts = ctx.obj or {}
-    try:
-        bundle = load_press(opts.get("config"), opts.get("sim", False))
-    except HotpressError as exc:
-        click.echo(f"hotpressd: {exc}", err=True)
-        sys.exit(2)
+    bundle = press_or_exit(ctx)
     press = bundle.press
     if press.inputs.ram_position is None:
         click.echo("hotpressd calibrate-die: this press has no [inputs.ram_position] sensor",

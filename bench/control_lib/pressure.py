@@ -111,7 +111,7 @@ def _run(controller_class: type) -> dict[str, float]:
     die_area_mm2 = math.pi * (DIE_DIAMETER_MM / 2.0) ** 2
     target_kn = SAMPLE_MPA * die_area_mm2 / 1e3
     # As the core does: the controller works on line x area, the calibrated ram drag on top.
-    hydraulic_kn = target_kn + cfg.ram_drag_kn
+    hydraulic_kn = cfg.hydraulic_kn_for_force(target_kn)
     pressure = controller_class(cfg)
     zones = {z.name: ZoneController(zone_model(cfg, z), tick_s=rig.tick_s)
              for z in cfg.zones if z.ssr_pin is not None}

@@ -293,10 +293,14 @@ class PressConfig:
         """Piston area from the bore: hydraulic force = line pressure * this."""
         return math.pi * (self.ram_bore_mm / 1000.0) ** 2 / 4.0
 
+    def hydraulic_kn_for_force(self, force_kn: float) -> float:
+        """Line x area that puts `force_kn` on the stack: the ram's drag is paid first (none
+        when nothing is to be pressed)."""
+        return force_kn + self.ram_drag_kn if force_kn > 0.0 else force_kn
+
     def line_mpa_for_force(self, force_kn: float) -> float:
-        """Line pressure that puts `force_kn` on the stack: the ram's drag is paid first."""
-        drag_kn = self.ram_drag_kn if force_kn > 0.0 else 0.0
-        return (force_kn + drag_kn) / (self.ram_area_m2 * 1e3)
+        """Line pressure that puts `force_kn` on the stack."""
+        return self.hydraulic_kn_for_force(force_kn) / (self.ram_area_m2 * 1e3)
 
     def force_kn_at_line(self, line_mpa: float) -> float:
         """Force on the stack at `line_mpa`: line x area less the ram's drag (never below 0)."""

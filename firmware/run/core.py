@@ -185,10 +185,6 @@ class PressCore:
             force = self.session.engine_force(force)
         return Observed(temps, force, self.pressure.at_target)
 
-    def _hydraulic_kn(self, force_kn: float) -> float:
-        """The pressure controller works on line x area: the ram's drag comes on top."""
-        return force_kn + self.cfg.ram_drag_kn if force_kn > 0.0 else force_kn
-
     def _force_kn(self, sample: Sample) -> float | None:
         p = sample.pressure
         return self.cfg.force_kn_at_line(p.pressure_mpa) if isinstance(p, PressureReading) \
@@ -248,7 +244,8 @@ class PressCore:
                                          hold=targets.hold_position)
         p = sample.pressure
         line_mpa = p.pressure_mpa if isinstance(p, PressureReading) else None
-        hyd = self.pressure.update(line_mpa, self._hydraulic_kn(targets.force_kn),
+        # The pressure controller works on line x area: the ram's drag comes on top.
+        hyd = self.pressure.update(line_mpa, self.cfg.hydraulic_kn_for_force(targets.force_kn),
                                    targets.rate_kn_per_s, targets.release, pressure_dt_s,
                                    hold=targets.hold_position)
         return OutputCommands(heater_duty=duties, pump_on=hyd.pump_on,
@@ -287,8 +284,8 @@ class PressCore:
             return None
         t = self._targets
         line_mpa = pressure.pressure_mpa if isinstance(pressure, PressureReading) else None
-        hyd = self.pressure.update(line_mpa, self._hydraulic_kn(t.force_kn), t.rate_kn_per_s,
-                                   t.release, dt_s, hold=t.hold_position)
+        hyd = self.pressure.update(line_mpa, self.cfg.hydraulic_kn_for_force(t.force_kn),
+                                   t.rate_kn_per_s, t.release, dt_s, hold=t.hold_position)
         self._substeps_s += dt_s
         # This runs 40 times a second of pressing, and most substeps leave the valves as they
         # are: the (immutable) commands are then kept, else built field by field (not with

@@ -73,16 +73,16 @@ def sample_record(core: PressCore, sample: Sample, targets: Targets,
     position_mm = pos.position_mm if isinstance(pos, PositionReading) else None
     # Density works on line x area, as the die was calibrated: the drag setting cannot skew it.
     hydraulic_kn = line_mpa * cfg.ram_area_m2 * 1e3 if line_mpa is not None else None
+    temps_c = {n: _temp(r) for n, r in sample.temps.items()}
     dens = densification(cfg.inputs.ram_position, position_mm, hydraulic_kn,
-                         [t for t in map(_temp, sample.temps.values()) if t is not None],
-                         core.run.full_density_thickness_mm if core.run else None)
+                         temps_c.values(), core.run.full_density_thickness_mm if core.run else None)
     return {
         "type": "sample",
         "t_s": round(sample.time_s, 3),
         "mode": core.mode,
         "run_id": core.run.run_id if core.run else None,
         "step_index": core.engine.step_index if core.run else None,
-        "temps_c": {n: _temp(r) for n, r in sample.temps.items()},
+        "temps_c": temps_c,
         "temp_faults": {n: r.kind.name for n, r in sample.temps.items()
                         if isinstance(r, SensorFault)},
         "setpoints_c": {n: (None if zc.setpoint_c is None else round(zc.setpoint_c, 3))

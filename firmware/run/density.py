@@ -16,6 +16,7 @@ the calibration or the recipe's mass is wrong, and hiding it would hide that.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware.config.model import RamPositionConfig
@@ -43,12 +44,16 @@ def pellet_thickness_mm(cal: RamPositionConfig, position_mm: float, force_kn: fl
 
 
 def densification(cal: RamPositionConfig | None, position_mm: float | None,
-                  force_kn: float | None, temps_c: list[float],
+                  force_kn: float | None, temps_c: Iterable[float | None],
                   full_density_thickness_mm: float | None) -> Densification | None:
-    """Thickness and relative density now, or None when any input is missing."""
-    if cal is None or position_mm is None or force_kn is None or not temps_c:
+    """Thickness and relative density now, or None when any input is missing (a zone reading
+    None is left out of the mean platen temperature)."""
+    if cal is None or cal.empty_die_closed_mm is None or position_mm is None or force_kn is None:
         return None
-    thickness_mm = pellet_thickness_mm(cal, position_mm, force_kn, sum(temps_c) / len(temps_c))
+    read = [t for t in temps_c if t is not None]
+    if not read:
+        return None
+    thickness_mm = pellet_thickness_mm(cal, position_mm, force_kn, sum(read) / len(read))
     if thickness_mm is None:
         return None
     density = (full_density_thickness_mm / thickness_mm
